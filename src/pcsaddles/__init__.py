@@ -1,0 +1,14 @@
+"""pcsaddles: deep-linear-network and predictive-coding primitives for the book reproducing
+"Only Strict Saddles in the Energy Landscape of Predictive Coding Networks?" (Innocenti et al.,
+NeurIPS 2024).
+
+Modules: :mod:`~pcsaddles.dln` (loss, rescaling, equilibrated energy), :mod:`~pcsaddles.pc`
+(energy, inference, weight gradients), :mod:`~pcsaddles.hessian` (dense Hessians, Lanczos),
+:mod:`~pcsaddles.data` (datasets with provenance), :mod:`~pcsaddles.records` (reproduction checks),
+:mod:`~pcsaddles.init` (weight initialisations), :mod:`~pcsaddles.plotting` (the book's style).
+"""
+
+from . import activations, dln, hessian, init, ode, pc, plotting, profiles, records
+
+__all__ = ["activations", "dln", "hessian", "init", "ode", "pc", "plotting", "profiles", "records"]
+__version__ = "0.1.0"

@@ -1,0 +1,41 @@
+"""Shared fixtures. The ``book`` fixture builds the whole book once per test session (quick
+profile): every chapter is executed by papermill exactly as the README's book command does, so
+the chapter tests and the browser test check what a reader would get."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def built_book() -> dict:
+    """Run ``scripts/build_book.py --profile quick`` once; return its outcome.
+
+    Set PCSADDLES_REUSE_BUILD=1 to reuse an existing ``_build`` (for iterating on the tests
+    themselves); CI never sets it.
+    """
+    html = ROOT / "_build" / "html"
+    if os.environ.get("PCSADDLES_REUSE_BUILD") == "1" and (html / "index.html").exists():
+        return {"returncode": 0, "output": "(reused existing build)", "html": html, "claims": ROOT / "_build" / "claims"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--profile", "quick"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    output = proc.stdout + proc.stderr
+    print(output)
+    return {"returncode": proc.returncode, "output": output, "html": html, "claims": ROOT / "_build" / "claims"}
+
+
+@pytest.fixture(scope="session")
+def site_dir(built_book) -> Path:
+    """The built HTML site (``_build/html``); fails if the book build failed."""
+    if built_book["returncode"] != 0:
+        pytest.fail(f"the book build failed:\n{built_book['output'][-8000:]}")
+    return built_book["html"]
