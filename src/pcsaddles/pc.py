@@ -324,3 +324,25 @@ def infer(
     with torch.no_grad():
         max_grad = _max_abs(_activity_grads(weights, [x, *[zi.detach() for zi in z], y], act))
     return z, InferenceInfo(method, steps, t, max_grad, converged, rejected)
+
+
+def unrolled_energy(weights, x, y, n_steps: int, dt: float = 0.1, activation: str = "linear", *, init=None) -> torch.Tensor:
+    """The energy after ``n_steps`` Euler inference steps, as a differentiable function of the weights.
+
+    The initial activities (``init``, default the feed-forward pass of ``weights``) are held fixed
+    (detached), the paper's procedure for the Hessian of the energy after ``T`` steps (SPEC 2.3):
+    ``n_steps = 0`` gives the loss, ``n_steps -> inf`` the equilibrated energy. Written without
+    data-dependent control flow so that ``torch.func`` transforms (``hessian``, ``vmap`` over a
+    grid of weights for landscapes) apply.
+    """
+    widths = check_data(weights, x, y)
+    act = get_activation(activation)
+    if init is None:
+        z = [zi.detach() for zi in forward(weights, x, activation)[:-1]]
+    else:
+        check_activities(widths, init, x.shape[0], weights[0])
+        z = [zi.detach() for zi in init]
+    for _ in range(int(n_steps)):
+        z = [zi - dt * gi for zi, gi in zip(z, _activity_grads(weights, [x, *z, y], act))]
+    errors, _ = _errors(weights, [x, *z, y], act)
+    return 0.5 * sum(e.pow(2).sum() for e in errors) / x.shape[0]
