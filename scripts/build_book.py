@@ -210,7 +210,6 @@ def main() -> int:
             shutil.rmtree(CLAIMS)  # a full build never shows stale records
     CLAIMS.mkdir(parents=True, exist_ok=True)
     os.environ["PCSADDLES_CLAIMS_DIR"] = str(CLAIMS)
-    os.environ.setdefault("MPLBACKEND", "Agg")
 
     stage_sources()
     failures: dict[str, str] = {}
