@@ -39,3 +39,15 @@ def site_dir(built_book) -> Path:
     if built_book["returncode"] != 0:
         pytest.fail(f"the book build failed:\n{built_book['output'][-8000:]}")
     return built_book["html"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread_torch():
+    """The unit tests use small matrices, where OpenMP threads only add overhead (and, on a
+    loaded 2-core machine, spin-wait contention of 10-100x)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

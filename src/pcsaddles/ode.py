@@ -54,14 +54,14 @@ class SolveInfo:
 def _scaled_norm(err: State, y0: State, y1: State, ctl: PIDController) -> float:
     total, count = 0.0, 0
     for e, a, b in zip(err, y0, y1):
-        scale = ctl.atol + ctl.rtol * torch.maximum(a.abs(), b.abs())
-        total += float((e / scale).pow(2).sum())
+        scale = ctl.atol + ctl.rtol * torch.maximum(a.detach().abs(), b.detach().abs())
+        total += float((e.detach() / scale).pow(2).sum())
         count += e.numel()
     return math.sqrt(total / max(count, 1))
 
 
 def _rms(state: State, scale: State) -> float:
-    total = sum(float((s / c).pow(2).sum()) for s, c in zip(state, scale))
+    total = sum(float((s.detach() / c.detach()).pow(2).sum()) for s, c in zip(state, scale))
     return math.sqrt(total / max(sum(s.numel() for s in state), 1))
 
 

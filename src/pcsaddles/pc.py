@@ -272,6 +272,8 @@ def infer(
         raise ValueError(f"euler needs dt > 0 and an integer n_steps >= 0; received dt={dt}, n_steps={n_steps}")
     if tol is not None and not tol > 0:
         raise ValueError(f"tol must be positive or None; received {tol}")
+    if tol is not None and method != "euler":
+        raise ValueError(f"tol applies to method='euler' only; method={method!r} uses rtol/atol (heun) or is exact")
     if len(widths) == 2:  # no hidden layer: nothing to infer
         info = InferenceInfo(method, 0, 0.0, 0.0, True if tol is not None else None)
         return ([], info) if return_info else []
@@ -337,6 +339,8 @@ def unrolled_energy(weights, x, y, n_steps: int, dt: float = 0.1, activation: st
     """
     widths = check_data(weights, x, y)
     act = get_activation(activation)
+    if not (dt > 0 and int(n_steps) == n_steps and n_steps >= 0):
+        raise ValueError(f"unrolled_energy needs dt > 0 and an integer n_steps >= 0; received dt={dt}, n_steps={n_steps}")
     if init is None:
         z = [zi.detach() for zi in forward(weights, x, activation)[:-1]]
     else:
