@@ -44,3 +44,17 @@ def zeros(widths: Sequence[int], dtype=torch.float64, device=None) -> list[torch
     """The origin ``theta = 0``."""
     widths = _check_widths(widths)
     return [torch.zeros(d_out, d_in, dtype=dtype, device=device) for d_in, d_out in zip(widths[:-1], widths[1:])]
+
+
+def legacy_numpy_chain(n_hidden: int, seed: int, std: float, dtype=torch.float64) -> list[torch.Tensor]:
+    """A scalar chain's weights as the authors' chain notebook drew them:
+    ``numpy.random.RandomState(seed).normal(0, std, n_hidden + 1)``, each as a ``(1, 1)`` matrix.
+
+    Uses numpy's legacy generator so the book starts from exactly the published initial weights.
+    """
+    import numpy as np
+
+    if not (isinstance(n_hidden, int) and n_hidden >= 0):
+        raise ValueError(f"n_hidden must be a non-negative int; received {n_hidden!r}")
+    draws = np.random.RandomState(seed).normal(0.0, std, n_hidden + 1)
+    return [torch.tensor([[w]], dtype=dtype) for w in draws]
