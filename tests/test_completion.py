@@ -1,0 +1,157 @@
+"""Matrix completion (Figure 6): the masked PC step against independent computations.
+
+Expectations come from autograd of a separately written energy, a dense linear solve of the
+(quadratic) linear-network energy, the free-activity formulation of the mask, and the unmasked
+routines of :mod:`pcsaddles.pc` / :mod:`pcsaddles.train`.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pcsaddles import completion as C
+from pcsaddles import init, pc, train
+
+F64 = torch.float64
+WIDTHS = [5, 4, 3, 5]
+
+
+def _setup(seed=0):
+    task = C.make_task(n=5, rank=2, seed=seed)
+    ws = init.gaussian(WIDTHS, 0.5, seed=seed + 1)
+    return task, ws
+
+
+def test_task_is_rank_r_and_independent_of_other_streams():
+    task = C.make_task(seed=0)
+    assert int(torch.linalg.matrix_rank(task.target)) == 3
+    torch.manual_seed(123)
+    _ = torch.randn(1000)  # the global stream must not matter
+    again = C.make_task(seed=0)
+    assert torch.equal(task.target, again.target) and torch.equal(task.mask, again.mask)
+    assert set(task.mask.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(task.x, task.mask * task.target)
+
+
+def test_masked_mse_is_mse_of_masked_tensors():
+    task = C.make_task(seed=1)
+    out = torch.randn(10, 10, dtype=F64, generator=torch.Generator().manual_seed(0))
+    ref = torch.nn.functional.mse_loss(out * task.mask, task.target * task.mask)
+    assert abs(float(C.masked_mse(out, task.target, task.mask) - ref)) < 1e-14
+
+
+def test_numerical_rank():
+    u = torch.linalg.qr(torch.randn(10, 10, dtype=F64, generator=torch.Generator().manual_seed(0)))[0]
+    out = u @ torch.diag(torch.tensor([3.0, 0.5, 0.11, 0.09] + [0.0] * 6, dtype=F64)) @ u.T
+    assert C.numerical_rank(out, 0.1) == 3
+
+
+@pytest.mark.parametrize("activation", ["linear", "tanh", "relu"])
+def test_bp_grads_match_autograd(activation):
+    task, ws = _setup()
+    ws = [w.requires_grad_() for w in ws]
+    h = task.x
+    for i, w in enumerate(ws):
+        h = h @ w.T
+        if i < len(ws) - 1:
+            h = {"linear": lambda a: a, "tanh": torch.tanh, "relu": torch.relu}[activation](h)
+    loss = torch.nn.functional.mse_loss(h * task.mask, task.target * task.mask)
+    ref = torch.autograd.grad(loss, ws)
+    _, grads = C.bp_grads([w.detach() for w in ws], task.x, task.target, task.mask, activation)
+    for g, r in zip(grads, ref):
+        torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ["linear", "tanh", "relu"])
+def test_masked_energy_gradients_match_autograd(activation):
+    task, ws = _setup()
+    gen = torch.Generator().manual_seed(5)
+    z = [torch.randn(5, d, dtype=F64, generator=gen) for d in WIDTHS[1:-1]]
+    f = {"linear": lambda a: a, "tanh": torch.tanh, "relu": torch.relu}[activation]
+
+    def energy(weights, acts):  # written independently: hidden errors, masked output error
+        zs = [task.x, *acts]
+        total = sum(((zs[i + 1] - f(zs[i] @ weights[i].T)) ** 2).sum() for i in range(len(acts)))
+        total = total + ((task.mask * (task.target - zs[-1] @ weights[-1].T)) ** 2).sum()
+        return 0.5 * total / task.x.shape[0]
+
+    wr = [w.clone().requires_grad_() for w in ws]
+    zr = [t.clone().requires_grad_() for t in z]
+    e = energy(wr, zr)
+    assert abs(float(e.detach() - C.masked_energy(ws, z, task.x, task.target, task.mask, activation))) < 1e-12
+    g_w = torch.autograd.grad(e, wr, retain_graph=True)
+    g_z = torch.autograd.grad(e, zr)
+    for g, r in zip(C.masked_weight_grads(ws, z, task.x, task.target, task.mask, activation), g_w):
+        torch.testing.assert_close(g, r, rtol=1e-11, atol=1e-13)
+    # one Euler step moves z by -dt * N * dF/dz (per-example gradient)
+    z1 = C.masked_infer(ws, task.x, task.target, task.mask, activation, dt=0.1, n_steps=1, init=z)
+    for a, b, g in zip(z1, z, g_z):
+        torch.testing.assert_close(a, b - 0.1 * task.x.shape[0] * g, rtol=1e-11, atol=1e-13)
+
+
+def test_masked_equilibrium_equals_free_activity_solve():
+    """Linear net: the masked energy is quadratic in the hidden activities; Euler must reach the
+    minimiser of the energy in which the unobserved outputs are *free activities* (solved densely)."""
+    task, ws = _setup(seed=2)
+    n, dims = task.x.shape[0], WIDTHS[1:-1]
+    free = (task.mask == 0).nonzero()  # unobserved output entries (i, j)
+    sizes = [n * d for d in dims]
+    p = sum(sizes) + len(free)
+
+    def full_energy(v):  # hidden activities and free outputs packed in v
+        acts, k = [], 0
+        for d, s in zip(dims, sizes):
+            acts.append(v[k:k + s].reshape(n, d))
+            k += s
+        out = task.target.clone().to(v.dtype)
+        out = out.index_put((free[:, 0], free[:, 1]), v[k:])
+        zs = [task.x, *acts, out]
+        return 0.5 * sum(((zs[i + 1] - zs[i] @ w.T) ** 2).sum() for i, w in enumerate(ws))
+
+    def grad(v):
+        v = v.clone().requires_grad_()
+        return torch.autograd.grad(full_energy(v), v)[0]
+
+    v0 = torch.zeros(p, dtype=F64)
+    grad0 = grad(v0)
+    hess = torch.stack([grad(e) - grad0 for e in torch.eye(p, dtype=F64)], dim=1)  # exact: quadratic energy
+    v_star = torch.linalg.solve(hess, -grad0)  # exact minimiser of the quadratic
+    z = C.masked_infer(ws, task.x, task.target, task.mask, "linear", dt=0.1, n_steps=4000)
+    k = 0
+    for zi, d, s in zip(z, dims, sizes):
+        torch.testing.assert_close(zi, v_star[k:k + s].reshape(n, d), rtol=1e-9, atol=1e-10)
+        k += s
+
+
+@pytest.mark.parametrize("activation", ["linear", "tanh"])
+def test_full_mask_reduces_to_plain_pc_and_bp(activation):
+    task, ws = _setup(seed=3)
+    ones = torch.ones_like(task.mask)
+    z_ref = pc.infer(ws, task.x, task.target, activation, n_steps=30)
+    z = C.masked_infer(ws, task.x, task.target, ones, activation, n_steps=30)
+    z_none = C.masked_infer(ws, task.x, task.target, None, activation, n_steps=30)
+    for a, b, c in zip(z, z_ref, z_none):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(c, b, rtol=1e-10, atol=1e-12)
+    for g, r in zip(C.masked_weight_grads(ws, z, task.x, task.target, ones, activation),
+                    pc.weight_grads(ws, z_ref, task.x, task.target, activation)):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
+    # BP: nn.MSELoss gradient = (2 / d) x the paper-normalised gradient of train.loss_grads
+    _, g_bp = C.bp_grads(ws, task.x, task.target, None, activation)
+    _, g_ref = train.loss_grads(ws, task.x, task.target, activation)
+    for g, r in zip(g_bp, g_ref):
+        torch.testing.assert_close(g, (2.0 / task.target.shape[1]) * r, rtol=1e-12, atol=1e-14)
+
+
+def test_run_bp_checkpoints_and_divergence():
+    task = C.make_task(n=6, rank=2, seed=0)
+    ws = init.gaussian([6, 8, 8, 6], 0.3, seed=0)
+    run = C.run_bp(ws, task, lr=0.05, max_iter=3000, rank_every=1)
+    assert run.converged is not None and run.loss[run.converged] <= 1e-2
+    for r, c in run.checkpoints.items():  # each checkpoint is the least-gradient iterate of its rank
+        same = run.rank == r
+        assert c.grad_norm == pytest.approx(run.grad_norm[run.rank_iter[same]].min())
+        assert C.numerical_rank(C.dln.forward(c.weights, task.x)[-1]) == r
+    bad = C.run_bp(ws, task, lr=1e3, max_iter=100, checkpoints=False)
+    assert bad.diverged and bad.converged is None
