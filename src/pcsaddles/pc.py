@@ -126,61 +126,80 @@ def _euler_inplace(weights, x, y, act: Activation, z: list[torch.Tensor], dt: fl
 
     Per step it needs 2H matrix products (predictions of layers 2..L and the feedback through
     W_2..W_L); the first layer's prediction f(x W_1^T) does not change and is computed once.
-    Everything else is written into buffers allocated once (out= forms and in-place ops) and
-    rounds exactly as :func:`_euler_functional`, except in two fused operations that agree with it
-    to round-off: the feedback ``e_l - eps_{l+1} W_{l+1}`` is one ``addmm`` (BLAS accumulates
-    into ``e_l``) and the update ``z - dt g`` is one ``add_`` with ``alpha``.
+
+    The hidden layers' activities, pre-activations, predictions, errors and slopes each live in one
+    flat buffer, allocated once, of which every layer is a contiguous ``(N, d_l)`` view. The matrix
+    products write into the views (``out=`` / in-place ``addmm_``) and every elementwise stage is one
+    operation over all hidden layers at once (fewer, larger kernels, which also parallelise). The
+    values are those of :func:`_euler_functional` up to round-off: the elementwise stages round the
+    same way, but the feedback ``e_l - eps_{l+1} W_{l+1}`` is one ``addmm`` (BLAS accumulates into
+    ``e_l``) and the update ``z - dt g`` one ``add_`` with ``alpha`` (a fused multiply-add).
     """
     n_layers = len(weights)
     hidden = n_layers - 1
-    wts = [w.T for w in weights]  # transposed views, made once (W_l^T, (d_{l-1}, d_l))
-    srcs = [x, *z]  # input of layer i: z_i (z_0 = x)
-    tgts = [*z, y]  # target of layer i: z_{i+1} (z_L = y)
-    nonlin = [not act.is_linear and i < hidden for i in range(n_layers)]
-    pre = [torch.matmul(x, wts[0])] + [torch.empty_like(tgts[i]) for i in range(1, n_layers)]  # a_{i+1}
-    pred = [act.f(pre[0]) if nonlin[0] else pre[0]] + [
-        torch.empty_like(tgts[i]) if nonlin[i] else pre[i] for i in range(1, n_layers)
-    ]
-    errs = [torch.empty_like(t) for t in tgts]
-    # slopes eps_{i+1} = f'(a_{i+1}) * e_{i+1}; the first layer's is never needed
-    slopes = [None] + [torch.empty_like(tgts[i]) if nonlin[i] else errs[i] for i in range(1, n_layers)]
-    # The activity gradient of layer i overwrites errs[i] in place (ascending i): errs[i] is read
-    # only by slopes[i] (already formed) and, when slopes[i] is errs[i], by gradient i - 1 (done).
-    grads = errs[:hidden]
-    feedback = [(grads[i], slopes[i + 1], weights[i + 1]) for i in range(hidden)]
-    layers = [(srcs[i], wts[i], pre[i]) for i in range(1, n_layers)]
-    nonlin_layers = [(pre[i], pred[i]) for i in range(1, n_layers) if nonlin[i]]
-    err_layers = [(tgts[i], pred[i], errs[i]) for i in range(n_layers)]
-    slope_layers = [(pre[i], pred[i], errs[i], slopes[i]) for i in range(1, n_layers) if nonlin[i]]
-    updates = list(zip(z, grads))
+    n = x.shape[0]
+    widths = [zi.shape[1] for zi in z]
+    starts = [0]
+    for d in widths:
+        starts.append(starts[-1] + n * d)
+    opts = {"dtype": x.dtype, "device": x.device}
+
+    def flat():
+        return torch.empty(starts[-1], **opts)
+
+    def views(buf):  # the hidden layers' (N, d_l) blocks of a flat buffer
+        return [buf[s : s + n * d].view(n, d) for s, d in zip(starts, widths)]
+
+    nonlin = not act.is_linear
+    acts = flat()  # z_1, ..., z_H
+    for v, zi in zip(views(acts), z):
+        v.copy_(zi)
+    pred = flat()  # f(a_l) for the hidden layers (a_l itself when linear)
+    pre = flat() if nonlin else pred  # a_l = z_{l-1} W_l^T
+    err = flat()  # e_l, overwritten in place by the activity gradient dF_i/dz_l
+    slope = flat() if nonlin else err  # eps_l = f'(a_l) * e_l (only layers 2..H are used)
+    zs, pres, preds, errs, slopes = map(views, (acts, pre, pred, err, slope))
+    a_out = torch.empty(n, weights[-1].shape[0], **opts)  # output layer: prediction a_L, slope = error
+    e_out = torch.empty_like(a_out)
+
+    torch.matmul(x, weights[0].T, out=pres[0])  # layer 1: fixed for the whole run
+    if nonlin:
+        act.f_into(pres[0], preds[0])
+    # layers 2..H: the hidden layers whose prediction changes, one contiguous range of every buffer
+    rest = slice(starts[1], starts[-1])
+    nonlin_rest = nonlin and hidden > 1
+    pre_rest, pred_rest, err_rest, slope_rest = pre[rest], pred[rest], err[rest], slope[rest]
+    products = [(zs[i - 1], weights[i].T, pres[i]) for i in range(1, hidden)] + [(zs[-1], weights[-1].T, a_out)]
+    # dF_i/dz_l = e_l - eps_{l+1} W_{l+1}, in place in errs[l] for ascending l: errs[l] is read only
+    # by slopes[l] (formed before) and, where slopes[l] is errs[l] (linear), by gradient l - 1 (done)
+    feedback = [(errs[i], slopes[i + 1] if i + 1 < hidden else e_out, weights[i + 1]) for i in range(hidden)]
     if tol is not None:
-        norms = torch.empty(hidden, dtype=x.dtype, device=x.device)
-        norm_outs = list(zip(grads, norms.unbind()))
-    f_into, slope_into = act.f_into, act.slope_into
-    matmul, sub, addmm_, vector_norm = torch.matmul, torch.sub, torch.Tensor.addmm_, torch.linalg.vector_norm
-    steps = 0
+        max_grad = torch.empty((), **opts)
+    matmul, sub, addmm_ = torch.matmul, torch.sub, torch.Tensor.addmm_
+    steps, converged = 0, (None if tol is None else False)
     for _ in range(n_steps + (1 if tol is not None else 0)):
-        for src, wt, a in layers:
-            matmul(src, wt, out=a)  # (N, d_{i+1})
-        for a, fa in nonlin_layers:
-            f_into(a, fa)
-        for tgt, fa, e in err_layers:
-            sub(tgt, fa, out=e)
-        for a, fa, e, s in slope_layers:
-            slope_into(a, fa, e, s)
+        for src, wt, out in products:
+            matmul(src, wt, out=out)  # a_{l} = z_{l-1} W_l^T, (N, d_l)
+        if nonlin_rest:
+            act.f_into(pre_rest, pred_rest)
+        sub(acts, pred, out=err)  # hidden errors
+        sub(y, a_out, out=e_out)  # output error
+        if nonlin_rest:
+            act.slope_into(pre_rest, pred_rest, err_rest, slope_rest)
         for g, s, w in feedback:
-            addmm_(g, s, w, alpha=-1.0)  # dF_i/dz_{i+1} = e_{i+1} - eps_{i+2} W_{i+2}, (N, d_{i+1})
+            addmm_(g, s, w, alpha=-1.0)  # (N, d_l)
         if tol is not None:
-            for g, out in norm_outs:
-                vector_norm(g, float("inf"), out=out)  # max |g|
-            if float(norms.max()) < tol:
-                return steps, True
+            torch.linalg.vector_norm(err, float("inf"), out=max_grad)  # max |dF_i/dz|
+            if float(max_grad) < tol:
+                converged = True
+                break
         if steps == n_steps:
             break
-        for zi, gi in updates:
-            zi.add_(gi, alpha=-dt)
+        acts.add_(err, alpha=-dt)
         steps += 1
-    return steps, (None if tol is None else False)
+    for zi, v in zip(z, zs):
+        zi.copy_(v)
+    return steps, converged
 
 
 def _euler_functional(weights, x, y, act, z, dt, n_steps, tol):
