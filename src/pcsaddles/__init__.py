@@ -8,7 +8,7 @@ Modules: :mod:`~pcsaddles.dln` (loss, rescaling, equilibrated energy), :mod:`~pc
 :mod:`~pcsaddles.init` (weight initialisations), :mod:`~pcsaddles.plotting` (the book's style).
 """
 
-from . import activations, completion, data, dln, hessian, init, minima, ode, pc, plotting, profiles, records, train, zero_rank
+from . import activations, completion, data, dln, hessian, init, minima, ode, origin, pc, plotting, profiles, records, train, zero_rank
 
-__all__ = ["activations", "completion", "data", "dln", "hessian", "init", "minima", "ode", "pc", "plotting", "profiles", "records", "train", "zero_rank"]
+__all__ = ["activations", "completion", "data", "dln", "hessian", "init", "minima", "ode", "origin", "pc", "plotting", "profiles", "records", "train", "zero_rank"]
 __version__ = "0.1.0"
