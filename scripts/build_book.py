@@ -211,6 +211,10 @@ def main() -> int:
             shutil.rmtree(CLAIMS)  # a full build never shows stale records
     CLAIMS.mkdir(parents=True, exist_ok=True)
     os.environ["PCSADDLES_CLAIMS_DIR"] = str(CLAIMS)
+    if args.profile == "quick":
+        # The quick profile's networks are small: OpenMP threads only add overhead there, and on a
+        # machine with other load their spin-waiting costs 10-100x. Set OMP_NUM_THREADS to override.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     stage_sources()
     failures: dict[str, str] = {}
