@@ -254,7 +254,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--threads", type=int, default=None,
                    help="torch intra-op threads (default: the CPUs this process may use)")
-    p.add_argument("--slow-repeats", type=int, default=3, help="timed repeats of the (slow) euler and heun runs of parts b, c")
+    p.add_argument("--slow-repeats", type=int, default=3,
+                   help="timed repeats of the (slow) euler and heun runs of parts b, c")
     p.add_argument("--tol", type=float, default=1e-8, help="Euler tolerance for part b")
     p.add_argument("--max-euler", type=int, default=200_000, help="Euler step limit for part b")
     p.add_argument("--parts", default="abc", help="which parts to run (a: training step, b: exact vs euler, c: heun)")
@@ -288,7 +289,8 @@ def main(argv=None) -> int:
         "loadavg_before": os.getloadavg(),
     }
     print(f"torch {env['torch']}  device={args.device}  torch.get_num_threads()={env['num_threads']}  "
-          f"repeats={args.repeats}  clock={args.clock}  load average {env['loadavg_before'][0]:.2f} on {env['cpu_count']} CPUs")
+          f"repeats={args.repeats}  clock={args.clock}  "
+          f"load average {env['loadavg_before'][0]:.2f} on {env['cpu_count']} CPUs")
     if env["loadavg_before"][0] > env["cpu_count"]:
         print("warning: the machine is busy (load average above the CPU count); wall-clock timings will be noisy "
               "(consider --threads 1 --clock cpu)")
@@ -326,7 +328,8 @@ def _run_steps(device, repeats):
         r = bench_step(activation, dtype, device, repeats)
         steps.append(r)
         print(f"{activation:>10} {r['dtype']:>8} | {_ms(r['step_s'])} {_ms(r['floor_s'])} {r['ratio']:6.3f} "
-              f"{r['ratio_min']:6.3f} {r['ratio_paired']:6.3f} | {_ms(r['infer_s'])} {_ms(r['infer_floor_s'])} {r['infer_ratio']:6.3f} | "
+              f"{r['ratio_min']:6.3f} {r['ratio_paired']:6.3f} | "
+              f"{_ms(r['infer_s'])} {_ms(r['infer_floor_s'])} {r['infer_ratio']:6.3f} | "
               f"{_ms(r['weight_grads_s'])} {_ms(r['weight_grads_floor_s'])} {r['weight_grads_ratio']:6.3f}",
               flush=True)
     return steps
