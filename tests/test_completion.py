@@ -12,8 +12,8 @@ import torch
 
 from pcsaddles import completion as C
 from pcsaddles import init, pc, train
+from reference import F64, TORCH_ACT
 
-F64 = torch.float64
 WIDTHS = [5, 4, 3, 5]
 
 
@@ -55,7 +55,7 @@ def test_bp_grads_match_autograd(activation):
     for i, w in enumerate(ws):
         h = h @ w.T
         if i < len(ws) - 1:
-            h = {"linear": lambda a: a, "tanh": torch.tanh, "relu": torch.relu}[activation](h)
+            h = TORCH_ACT[activation](h)
     loss = torch.nn.functional.mse_loss(h * task.mask, task.target * task.mask)
     ref = torch.autograd.grad(loss, ws)
     _, grads = C.bp_grads([w.detach() for w in ws], task.x, task.target, task.mask, activation)
@@ -68,7 +68,7 @@ def test_masked_energy_gradients_match_autograd(activation):
     task, ws = _setup()
     gen = torch.Generator().manual_seed(5)
     z = [torch.randn(5, d, dtype=F64, generator=gen) for d in WIDTHS[1:-1]]
-    f = {"linear": lambda a: a, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    f = TORCH_ACT[activation]
 
     def energy(weights, acts):  # written independently: hidden errors, masked output error
         zs = [task.x, *acts]

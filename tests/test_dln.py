@@ -13,6 +13,9 @@ import pytest
 import torch
 
 from pcsaddles import dln
+from reference import (
+    dense_equilibrium, energy_ref, eq5_ref, fd_grad, loss_ref, prod, random_data, random_net, rescaling_ref, tt,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -26,88 +29,6 @@ def _one_torch_thread():
 
 
 # ------------------------------------------------------------------------------------------------
-# independent numpy references
-
-
-def random_net(widths, std=0.7, seed=0):
-    rng = np.random.default_rng(seed)
-    return [std * rng.standard_normal((d_out, d_in)) for d_in, d_out in zip(widths[:-1], widths[1:])]
-
-
-def random_data(d_x, d_y, n, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, d_x)), rng.standard_normal((n, d_y))
-
-
-def to_torch(arrays, dtype=torch.float64):
-    return [torch.tensor(a, dtype=dtype) for a in arrays]
-
-
-def prod(ws, k, l):
-    """W_{k:l} = W_k ... W_l (1-based); the identity of size d_k when l = k + 1."""
-    if l == k + 1:
-        return np.eye(ws[k - 1].shape[0])
-    out = ws[l - 1]
-    for i in range(l + 1, k + 1):
-        out = ws[i - 1] @ out
-    return out
-
-
-def rescaling_ref(ws):
-    L = len(ws)
-    d_y = ws[-1].shape[0]
-    s = np.eye(d_y)
-    for l in range(2, L + 1):
-        p = prod(ws, L, l)
-        s = s + p @ p.T
-    return s
-
-
-def loss_ref(ws, x, y):
-    r = y.T - prod(ws, len(ws), 1) @ x.T  # (d_y, N)
-    return 0.5 * np.sum(r**2) / x.shape[0]
-
-
-def eq5_ref(ws, x, y):
-    """Theorem 1, Eq. 5, with an explicit inverse."""
-    r = y.T - prod(ws, len(ws), 1) @ x.T
-    s_inv = np.linalg.inv(rescaling_ref(ws))
-    return 0.5 * np.einsum("in,ij,jn->", r, s_inv, r) / x.shape[0]
-
-
-def energy_ref(ws, zs, x, y):
-    """Eq. 2 for a linear network, zs = [z_1, ..., z_H] each (N, d_l)."""
-    layers = [x, *zs, y]
-    return 0.5 * sum(np.sum((layers[i + 1] - layers[i] @ w.T) ** 2) for i, w in enumerate(ws)) / x.shape[0]
-
-
-def dense_equilibrium(ws, x, y):
-    """Solve dF_i/du = 0 for u = [z_1; ...; z_H] of every example with one dense linear system.
-
-    F_i = 1/2 sum_l ||z_l - W_l z_{l-1}||^2 is quadratic in u with Hessian A (block-tridiagonal:
-    diagonal blocks I + W_{l+1}^T W_{l+1}, off-diagonal -W_{l+1} below and -W_{l+1}^T above) and
-    linear term b (first block W_1 x, last block W_L^T y).
-    """
-    hidden = [w.shape[0] for w in ws[:-1]]
-    offsets = np.concatenate([[0], np.cumsum(hidden)])
-    dim = offsets[-1]
-    a = np.zeros((dim, dim))
-    b = np.zeros((dim, x.shape[0]))
-    for l in range(len(hidden)):  # hidden layer l + 1 (1-based)
-        sl = slice(offsets[l], offsets[l + 1])
-        w_next = ws[l + 1]
-        a[sl, sl] = np.eye(hidden[l]) + w_next.T @ w_next
-        if l + 1 < len(hidden):
-            sn = slice(offsets[l + 1], offsets[l + 2])
-            a[sn, sl] = -w_next
-            a[sl, sn] = -w_next.T
-    b[offsets[0] : offsets[1]] += ws[0] @ x.T
-    b[offsets[-2] : offsets[-1]] += ws[-1].T @ y.T
-    u = np.linalg.solve(a, b)  # (dim, N)
-    return [u[offsets[l] : offsets[l + 1]].T for l in range(len(hidden))]
-
-
-# ------------------------------------------------------------------------------------------------
 # products, forward pass, loss
 
 
@@ -115,7 +36,7 @@ def dense_equilibrium(ws, x, y):
 def test_end_to_end_is_the_product_of_all_layers(widths):
     ws = random_net(widths)
     expected = np.linalg.multi_dot(ws[::-1]) if len(ws) > 1 else ws[0]
-    got = dln.end_to_end(to_torch(ws))
+    got = dln.end_to_end(tt(ws))
     assert got.shape == (widths[-1], widths[0])
     np.testing.assert_allclose(got.numpy(), expected, rtol=0, atol=1e-12)
 
@@ -131,7 +52,7 @@ def test_forward_applies_activation_to_hidden_layers_only(activation):
         a = z @ w.T
         z = a if i == len(ws) - 1 else f(a)
         expected.append(z)
-    got = dln.forward(to_torch(ws), torch.tensor(x), activation)
+    got = dln.forward(tt(ws), torch.tensor(x), activation)
     assert len(got) == len(ws)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g.numpy(), e, rtol=0, atol=1e-12)
@@ -143,7 +64,7 @@ def test_forward_applies_activation_to_hidden_layers_only(activation):
 def test_mse_loss_is_the_paper_convention(widths):
     ws = random_net(widths)
     x, y = random_data(widths[0], widths[-1], 40)
-    got = dln.mse_loss(to_torch(ws), torch.tensor(x), torch.tensor(y))
+    got = dln.mse_loss(tt(ws), torch.tensor(x), torch.tensor(y))
     # Eq. 1: 1/(2N) sum_i ||y_i - W_{L:1} x_i||^2, written as an explicit loop over examples
     w_end = prod(ws, len(ws), 1)
     expected = sum(0.5 * np.sum((y[i] - w_end @ x[i]) ** 2) for i in range(40)) / 40
@@ -155,7 +76,7 @@ def test_mse_loss_nonlinear_uses_the_nonlinear_output():
     x, y = random_data(3, 2, 9)
     out = np.tanh(x @ ws[0].T) @ ws[1].T
     expected = 0.5 * np.sum((y - out) ** 2) / 9
-    got = dln.mse_loss(to_torch(ws), torch.tensor(x), torch.tensor(y), activation="tanh")
+    got = dln.mse_loss(tt(ws), torch.tensor(x), torch.tensor(y), activation="tanh")
     assert abs(float(got) - expected) < 1e-12
 
 
@@ -166,7 +87,7 @@ def test_mse_loss_nonlinear_uses_the_nonlinear_output():
 @pytest.mark.parametrize("widths", [[5, 3], [5, 6, 3], [5, 6, 6, 3], [5, 6, 6, 6, 6, 3], [2, 7, 4]])
 def test_rescaling_matches_explicit_products(widths):
     ws = random_net(widths)
-    s = dln.rescaling(to_torch(ws)).numpy()
+    s = dln.rescaling(tt(ws)).numpy()
     np.testing.assert_allclose(s, rescaling_ref(ws), rtol=0, atol=1e-10)
     # S >= I (SPEC 1.5): symmetric with every eigenvalue at least 1
     np.testing.assert_allclose(s, s.T, rtol=0, atol=1e-12)
@@ -174,7 +95,7 @@ def test_rescaling_matches_explicit_products(widths):
 
 
 def test_rescaling_of_one_layer_network_is_identity():
-    np.testing.assert_array_equal(dln.rescaling(to_torch(random_net([4, 3]))).numpy(), np.eye(3))
+    np.testing.assert_array_equal(dln.rescaling(tt(random_net([4, 3]))).numpy(), np.eye(3))
 
 
 def test_dense_equilibrium_reference_is_a_critical_point():
@@ -198,7 +119,7 @@ def test_theorem1_exact(hidden_layers):
     f_at_equilibrium = energy_ref(ws, dense_equilibrium(ws, x, y), x, y)
     eq5 = eq5_ref(ws, x, y)
     assert abs(f_at_equilibrium - eq5) < 1e-10  # Theorem 1 itself, in numpy
-    got = float(dln.equilibrated_energy(to_torch(ws), torch.tensor(x), torch.tensor(y)))
+    got = float(dln.equilibrated_energy(tt(ws), torch.tensor(x), torch.tensor(y)))
     assert abs(got - eq5) < 1e-10
     assert abs(got - f_at_equilibrium) < 1e-10
 
@@ -206,7 +127,7 @@ def test_theorem1_exact(hidden_layers):
 def test_equilibrated_energy_of_one_layer_network_is_the_loss():
     ws = random_net([4, 3])
     x, y = random_data(4, 3, 11)
-    got = float(dln.equilibrated_energy(to_torch(ws), torch.tensor(x), torch.tensor(y)))
+    got = float(dln.equilibrated_energy(tt(ws), torch.tensor(x), torch.tensor(y)))
     assert abs(got - loss_ref(ws, x, y)) < 1e-12
 
 
@@ -234,7 +155,7 @@ def test_theorem1_bound_energy_below_loss(seed):
     widths = [4] + list(rng.integers(1, 6, size=hidden)) + [3]
     ws = random_net([int(v) for v in widths], std=float(rng.uniform(0.1, 1.5)), seed=seed)
     x, y = random_data(4, 3, 20, seed=200 + seed)
-    t_ws, tx, ty = to_torch(ws), torch.tensor(x), torch.tensor(y)
+    t_ws, tx, ty = tt(ws), torch.tensor(x), torch.tensor(y)
     energy = float(dln.equilibrated_energy(t_ws, tx, ty))
     loss = float(dln.mse_loss(t_ws, tx, ty))
     assert energy <= loss + 1e-14
@@ -245,7 +166,7 @@ def test_theorem1_bound_energy_below_loss(seed):
 def test_float32_keeps_dtype_and_agrees_with_float64():
     ws = random_net([5, 6, 6, 3])
     x, y = random_data(5, 3, 40)
-    w32, x32, y32 = to_torch(ws, torch.float32), torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    w32, x32, y32 = tt(ws, torch.float32), torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
     for fn, ref in ((dln.equilibrated_energy, eq5_ref(ws, x, y)), (dln.mse_loss, loss_ref(ws, x, y))):
         out = fn(w32, x32, y32)
         assert out.dtype == torch.float32
@@ -257,18 +178,10 @@ def test_equilibrated_energy_is_differentiable():
     """Its autograd gradient agrees with central finite differences of numpy's Eq. 5."""
     ws = random_net([3, 4, 4, 2], seed=7)
     x, y = random_data(3, 2, 15)
-    t_ws = [w.requires_grad_(True) for w in to_torch(ws)]
+    t_ws = [w.requires_grad_(True) for w in tt(ws)]
     dln.equilibrated_energy(t_ws, torch.tensor(x), torch.tensor(y)).backward()
-    h = 1e-6
-    for l, w in enumerate(ws):
-        fd = np.zeros_like(w)
-        for idx in np.ndindex(w.shape):
-            plus = [v.copy() for v in ws]
-            minus = [v.copy() for v in ws]
-            plus[l][idx] += h
-            minus[l][idx] -= h
-            fd[idx] = (eq5_ref(plus, x, y) - eq5_ref(minus, x, y)) / (2 * h)
-        np.testing.assert_allclose(t_ws[l].grad.numpy(), fd, rtol=0, atol=1e-8)
+    for w, fd in zip(t_ws, fd_grad(lambda v: eq5_ref(v, x, y), ws), strict=True):
+        np.testing.assert_allclose(w.grad.numpy(), fd, rtol=0, atol=1e-8)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -276,7 +189,7 @@ def test_equilibrated_energy_is_differentiable():
 
 
 def test_bad_input_messages():
-    ws = to_torch(random_net([5, 6, 3]))
+    ws = tt(random_net([5, 6, 3]))
     x = torch.zeros(4, 5, dtype=torch.float64)
     y = torch.zeros(4, 3, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"W2 has shape \(3, 7\).*must have shape \(d_2, 6\)"):

@@ -13,8 +13,7 @@ import pytest
 import torch
 
 from pcsaddles import dln, hessian
-
-F64 = torch.float64
+from reference import F64, fd_grad, moments, origin_hessian_by_index, random_data, random_net, torch_fstar, tt, zeros
 
 # torch 2.13 scripts its forward-mode-AD decompositions with the deprecated torch.jit.script the first
 # time forward AD runs in a process (torch._decomp.decompositions_for_jvp). torch.func.hessian, hvp and
@@ -33,35 +32,6 @@ def _one_torch_thread():
     torch.set_num_threads(previous)
 
 
-def random_net(widths, std=0.7, seed=0):
-    rng = np.random.default_rng(seed)
-    return [torch.tensor(std * rng.standard_normal((b, a)), dtype=F64) for a, b in zip(widths[:-1], widths[1:])]
-
-
-def random_data(d_x, d_y, n, seed=1):
-    rng = np.random.default_rng(seed)
-    return torch.tensor(rng.standard_normal((n, d_x)), dtype=F64), torch.tensor(rng.standard_normal((n, d_y)), dtype=F64)
-
-
-def zeros(widths):
-    return [torch.zeros(b, a, dtype=F64) for a, b in zip(widths[:-1], widths[1:])]
-
-
-def torch_fstar(ws, x, y):
-    """Eq. 5 with an explicit inverse and explicit products (independent of dln's Cholesky form)."""
-    w_end = ws[0]
-    for w in ws[1:]:
-        w_end = w @ w_end
-    s = torch.eye(ws[-1].shape[0], dtype=ws[0].dtype)
-    for l in range(1, len(ws)):
-        p = ws[l]
-        for w in ws[l + 1 :]:
-            p = w @ p
-        s = s + p @ p.T
-    r = y.T - w_end @ x.T
-    return 0.5 * torch.trace(torch.linalg.inv(s) @ (r @ r.T)) / x.shape[0]
-
-
 def independent_hessian(fun, ws):
     """Hessian by torch.autograd.functional (reverse-over-reverse) on a vector split by hand."""
     sizes = [w.numel() for w in ws]
@@ -75,35 +45,6 @@ def independent_hessian(fun, ws):
 
     theta = torch.cat([w.reshape(-1) for w in ws])
     return torch.autograd.functional.hessian(flat, theta).numpy()
-
-
-def moments(x, y):
-    n = x.shape[0]
-    return (x.T @ y / n).numpy(), (y.T @ y / n).numpy()
-
-
-def origin_cross_block(widths, sxy):
-    """d2/dW1[a,b] dW2[i,j] = -delta_aj Sxy[b, i] (SPEC 1.7), the H = 1 cross block at the origin."""
-    d_x, n1, d_y = widths
-    block = np.zeros((n1 * d_x, d_y * n1))
-    for a in range(n1):
-        for b in range(d_x):
-            for i in range(d_y):
-                block[a * d_x + b, i * n1 + a] = -sxy[b, i]
-    return block
-
-
-def origin_energy_hessian(widths, sxy, syy):
-    """Eq. 8: blockdiag(0, ..., -Syy (x) I_{n_{L-1}}) plus, for H = 1, the cross block."""
-    sizes = [a * b for a, b in zip(widths[1:], widths[:-1])]
-    p, last = sum(sizes), sum(sizes[:-1])
-    h = np.zeros((p, p))
-    h[last:, last:] = -np.kron(syy, np.eye(widths[-2]))
-    if len(widths) == 3:
-        c = origin_cross_block(widths, sxy)
-        h[:last, last:] = c
-        h[last:, :last] = c.T
-    return h
 
 
 # ------------------------------------------------------------------------------------------------
@@ -121,7 +62,7 @@ def test_flatten_is_row_major_per_layer_in_layer_order():
 
 
 def test_flatten_unflatten_round_trip():
-    ws = random_net([5, 6, 6, 3])
+    ws = tt(random_net([5, 6, 6, 3]))
     back = hessian.unflatten(hessian.flatten(ws), hessian.shapes_of(ws))
     assert len(back) == 3
     for a, b in zip(ws, back):
@@ -158,7 +99,7 @@ def quadratic(seed=0, widths=(3, 2, 4)):
 
 def test_hessian_and_gradient_of_a_quadratic_form():
     fn, q, c = quadratic()
-    ws = random_net([3, 2, 4], seed=3)
+    ws = tt(random_net([3, 2, 4], seed=3))
     theta = np.concatenate([w.numpy().ravel() for w in ws])
     np.testing.assert_allclose(hessian.hessian(fn, ws).numpy(), q, rtol=0, atol=1e-12)
     np.testing.assert_allclose(hessian.gradient(fn, ws).numpy(), q @ theta + c, rtol=0, atol=1e-12)
@@ -169,7 +110,7 @@ def test_hessian_and_gradient_of_a_quadratic_form():
 def test_hessian_index_layout():
     """fn = W1[0,2] W2[1,0] + W1[1,1]^2 with W1 (2,3), W2 (4,2): its Hessian has entries at the
     row-major positions 2 (W1[0,2]), 4 (W1[1,1]) and 6 + 1*2 + 0 = 8 (W2[1,0]) and nowhere else."""
-    ws = random_net([3, 2, 4], seed=5)
+    ws = tt(random_net([3, 2, 4], seed=5))
     h = hessian.hessian(lambda w: w[0][0, 2] * w[1][1, 0] + w[0][1, 1] ** 2, ws).numpy()
     expected = np.zeros((14, 14))
     expected[2, 8] = expected[8, 2] = 1.0
@@ -178,8 +119,8 @@ def test_hessian_index_layout():
 
 
 def test_hessian_of_fstar_matches_independent_autograd():
-    ws = random_net([3, 4, 4, 2], std=0.6, seed=6)
-    x, y = random_data(3, 2, 15)
+    ws = tt(random_net([3, 4, 4, 2], std=0.6, seed=6))
+    x, y = tt(random_data(3, 2, 15))
     h = hessian.hessian(lambda w: dln.equilibrated_energy(w, x, y), ws).numpy()
     ref = independent_hessian(lambda w: torch_fstar(w, x, y), ws)
     np.testing.assert_allclose(h, ref, rtol=0, atol=1e-10)
@@ -187,24 +128,16 @@ def test_hessian_of_fstar_matches_independent_autograd():
 
 
 def test_gradient_matches_finite_differences():
-    ws = random_net([3, 4, 2], seed=7)
-    x, y = random_data(3, 2, 10)
+    ws = tt(random_net([3, 4, 2], seed=7))
+    x, y = tt(random_data(3, 2, 10))
     g = hessian.gradient(lambda w: dln.equilibrated_energy(w, x, y), ws).numpy()
-    theta = np.concatenate([w.numpy().ravel() for w in ws])
-    shapes = [tuple(w.shape) for w in ws]
-
-    def f(v):
-        parts = np.split(v, np.cumsum([a * b for a, b in shapes])[:-1])
-        return float(torch_fstar([torch.tensor(p.reshape(s)) for p, s in zip(parts, shapes)], x, y))
-
-    h = 1e-6
-    fd = np.array([(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in np.eye(theta.size)])
-    np.testing.assert_allclose(g, fd, rtol=0, atol=1e-8)
+    fd = fd_grad(lambda v: float(torch_fstar(tt(v), x, y)), [w.numpy() for w in ws])
+    np.testing.assert_allclose(g, np.concatenate([d.ravel() for d in fd]), rtol=0, atol=1e-8)
 
 
 def test_hvp_equals_hessian_times_vector():
-    ws = random_net([4, 5, 5, 3], seed=8)
-    x, y = random_data(4, 3, 12)
+    ws = tt(random_net([4, 5, 5, 3], seed=8))
+    x, y = tt(random_data(4, 3, 12))
     ref = independent_hessian(lambda w: torch_fstar(w, x, y), ws)
     v = torch.tensor(np.random.default_rng(9).standard_normal(ref.shape[0]))
     got = hessian.hvp(lambda w: dln.equilibrated_energy(w, x, y), ws, v).numpy()
@@ -215,7 +148,7 @@ def test_hvp_equals_hessian_times_vector():
 
 def test_non_scalar_function_is_rejected():
     with pytest.raises(ValueError, match="scalar"):
-        hessian.hessian(lambda w: w[0].sum(dim=0), random_net([3, 2]))
+        hessian.hessian(lambda w: w[0].sum(dim=0), tt(random_net([3, 2])))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -268,8 +201,8 @@ def test_lanczos_rejects_bad_sizes():
 
 
 def test_extreme_eigenvalues_match_dense_eigendecomposition():
-    ws = random_net([3, 4, 4, 2], std=0.6, seed=10)
-    x, y = random_data(3, 2, 15)
+    ws = tt(random_net([3, 4, 4, 2], std=0.6, seed=10))
+    x, y = tt(random_data(3, 2, 15))
     ref = np.linalg.eigvalsh(independent_hessian(lambda w: torch_fstar(w, x, y), ws))
     lo, hi = hessian.extreme_eigenvalues(lambda w: dln.equilibrated_energy(w, x, y), ws, n_iter=ref.size)
     assert lo < 0 < hi  # a generic point of F* is not a minimum here; both signs present
@@ -284,7 +217,7 @@ def test_extreme_eigenvalues_match_dense_eigendecomposition():
 def test_loss_hessian_at_origin_vanishes_for_deep_networks(hidden_layers):
     """L0, H >= 2: the loss Hessian at 0 is the zero matrix (|.| < 1e-12)."""
     widths = [5] + [6] * hidden_layers + [3]
-    x, y = random_data(5, 3, 40)
+    x, y = tt(random_data(5, 3, 40))
     h = hessian.hessian(lambda w: dln.mse_loss(w, x, y), zeros(widths)).numpy()
     assert h.shape == (sum(a * b for a, b in zip(widths[1:], widths[:-1])),) * 2
     assert np.abs(h).max() < 1e-12
@@ -293,10 +226,10 @@ def test_loss_hessian_at_origin_vanishes_for_deep_networks(hidden_layers):
 def test_loss_hessian_at_origin_for_one_hidden_layer():
     """L0, H = 1: [[0, C], [C^T, 0]] with the index-formula cross block C; spectrum +-sigma(Sxy), each n_1 times."""
     widths = [5, 6, 3]
-    x, y = random_data(5, 3, 40)
+    x, y = tt(random_data(5, 3, 40))
     sxy, _ = moments(x, y)
     h = hessian.hessian(lambda w: dln.mse_loss(w, x, y), zeros(widths)).numpy()
-    expected = origin_energy_hessian(widths, sxy, np.zeros((3, 3)))  # the loss lacks the -Syy block
+    expected = origin_hessian_by_index(widths, sxy, np.zeros((3, 3)))  # the loss lacks the -Syy block
     np.testing.assert_allclose(h, expected, rtol=0, atol=1e-12)
     sigma = np.linalg.svd(sxy, compute_uv=False)  # 3 singular values
     p = h.shape[0]
@@ -308,11 +241,11 @@ def test_loss_hessian_at_origin_for_one_hidden_layer():
 def test_energy_hessian_at_origin(hidden_layers):
     """T2-matrix, T2-spectrum, T2-count (d_x=5, d_y=3, widths 6, N=40)."""
     widths = [5] + [6] * hidden_layers + [3]
-    x, y = random_data(5, 3, 40, seed=hidden_layers)
+    x, y = tt(random_data(5, 3, 40, seed=hidden_layers))
     sxy, syy = moments(x, y)
     fn = lambda w: dln.equilibrated_energy(w, x, y)  # noqa: E731
     h = hessian.hessian(fn, zeros(widths)).numpy()
-    np.testing.assert_allclose(h, origin_energy_hessian(widths, sxy, syy), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(h, origin_hessian_by_index(widths, sxy, syy), rtol=0, atol=1e-10)
 
     p = h.shape[0]
     eig = np.linalg.eigvalsh(h)

@@ -18,8 +18,7 @@ import pytest
 import torch
 
 from pcsaddles import dln, hessian, origin, pc
-
-F64 = torch.float64
+from reference import eq5_ref, eq8_by_index, fd_hessian, loss_ref, tt, zeros
 
 # torch 2.13 scripts its forward-mode-AD decompositions with the deprecated torch.jit.script the
 # first time forward AD runs in a process (torch._decomp.decompositions_for_jvp); torch.func.hessian
@@ -27,7 +26,7 @@ F64 = torch.float64
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 # ------------------------------------------------------------------------------------------------
-# independent references
+# data and autodiff helpers (the independent references live in reference.py)
 
 
 def batch(d_x, d_y, n=24, seed=0, kind="gauss"):
@@ -36,14 +35,6 @@ def batch(d_x, d_y, n=24, seed=0, kind="gauss"):
         x = rng.normal(1.0, 0.1, size=(n, d_x))
         return x, -x[:, [k % d_x for k in range(d_y)]]  # repeats coordinates when d_y > d_x
     return rng.standard_normal((n, d_x)), rng.standard_normal((n, d_y))
-
-
-def tt(a):
-    return torch.tensor(a, dtype=F64)
-
-
-def zeros(widths):
-    return [torch.zeros(b, a, dtype=F64) for a, b in zip(widths[:-1], widths[1:])]
 
 
 def autodiff_energy_hessian(widths, x, y):
@@ -56,80 +47,6 @@ def autodiff_loss_hessian(widths, x, y):
 
 def autodiff_unrolled_hessian(widths, x, y, steps, dt=0.1):
     return hessian.hessian(lambda w: pc.unrolled_energy(w, tt(x), tt(y), steps, dt=dt), zeros(widths)).numpy()
-
-
-def np_unflatten(theta, widths):
-    out, k = [], 0
-    for a, b in zip(widths[:-1], widths[1:]):
-        out.append(theta[k : k + a * b].reshape(b, a))  # row-major, as W.ravel()
-        k += a * b
-    return out
-
-
-def np_loss(ws, x, y):
-    m = ws[0]
-    for w in ws[1:]:
-        m = w @ m
-    r = y.T - m @ x.T
-    return 0.5 * np.sum(r**2) / x.shape[0]
-
-
-def np_fstar(ws, x, y):
-    """Eq. 5 with an explicit inverse of S = I + sum_{l>=2} W_{L:l} W_{L:l}^T."""
-    m = ws[0]
-    for w in ws[1:]:
-        m = w @ m
-    d_y = ws[-1].shape[0]
-    s, part = np.eye(d_y), np.eye(d_y)
-    for w in reversed(ws[1:]):
-        part = part @ w
-        s = s + part @ part.T
-    r = y.T - m @ x.T
-    return 0.5 * np.trace(np.linalg.inv(s) @ r @ r.T) / x.shape[0]
-
-
-def fd_hessian(fun, widths, h=1e-4):
-    """Central finite differences of ``fun(list of matrices)`` at theta = 0 (error O(h^2))."""
-    p = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
-    out = np.zeros((p, p))
-    for i in range(p):
-        for j in range(i, p):
-            vals = []
-            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-                t = np.zeros(p)
-                t[i] += si * h
-                t[j] += sj * h
-                vals.append(fun(np_unflatten(t, widths)))
-            out[i, j] = out[j, i] = (vals[0] - vals[1] - vals[2] + vals[3]) / (4 * h * h)
-    return out
-
-
-def eq8_by_index(widths, x, y):
-    """Eq. 8 entry by entry (SPEC 1.7): -Syy[i,k] delta_jm on W_L; H = 1 cross -delta_aj Sxy[b,i]."""
-    n = x.shape[0]
-    sxy, syy = x.T @ y / n, y.T @ y / n
-    sizes = [a * b for a, b in zip(widths[:-1], widths[1:])]
-    off = np.concatenate([[0], np.cumsum(sizes)])
-    h = np.zeros((off[-1], off[-1]))
-    n_last, d_y, last = widths[-2], widths[-1], off[-2]
-    for i in range(d_y):
-        for j in range(n_last):
-            for k in range(d_y):
-                h[last + i * n_last + j, last + k * n_last + j] = -syy[i, k]
-    if len(widths) == 3:
-        h[:last, last:] = eq7_cross_by_index(widths, sxy)
-        h[last:, :last] = h[:last, last:].T
-    return h
-
-
-def eq7_cross_by_index(widths, sxy):
-    d_x, n1, d_y = widths
-    c = np.zeros((n1 * d_x, d_y * n1))
-    for a in range(n1):
-        for b in range(d_x):
-            for i in range(d_y):
-                c[a * d_x + b, i * n1 + a] = -sxy[b, i]
-    return c
 
 
 WIDTHS = [
@@ -173,7 +90,7 @@ def test_L0_loss_hessian_h1_entrywise_and_spectrum():
     x, y = batch(3, 2)
     closed = origin.loss_hessian_origin(widths, tt(x), tt(y)).numpy()
     np.testing.assert_allclose(closed, autodiff_loss_hessian(widths, x, y), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(closed, fd_hessian(lambda ws: np_loss(ws, x, y), widths), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(closed, fd_hessian(lambda ws: loss_ref(ws, x, y), widths), rtol=0, atol=1e-6)
     # spectrum: +-sigma_k(Sxy), each n_1 = 4 times, and n_1 (d_x + d_y - 2 min) = 4 zeros
     sig = np.linalg.svd(x.T @ y / x.shape[0], compute_uv=False)
     expected = np.sort(np.concatenate([np.repeat(sig, 4), -np.repeat(sig, 4), np.zeros(4)]))
@@ -185,7 +102,7 @@ def test_L0_loss_hessian_h1_entrywise_and_spectrum():
 def test_L0_loss_hessian_vanishes_for_two_or_more_hidden_layers(widths):
     x, y = batch(widths[0], widths[-1])
     assert np.abs(autodiff_loss_hessian(widths, x, y)).max() < 1e-12
-    assert np.abs(fd_hessian(lambda ws: np_loss(ws, x, y), widths)).max() < 1e-6
+    assert np.abs(fd_hessian(lambda ws: loss_ref(ws, x, y), widths)).max() < 1e-6
     assert not origin.loss_hessian_origin(widths, tt(x), tt(y)).any()
     assert not origin.loss_spectrum_origin(widths, tt(x), tt(y)).any()
 
@@ -206,7 +123,7 @@ def test_T2_matrix_matches_autodiff_and_the_index_formula(widths):
 def test_T2_matrix_matches_finite_differences_of_numpy_eq5(widths):
     x, y = batch(2, 2, n=10, seed=2)
     closed = origin.energy_hessian_origin(widths, tt(x), tt(y)).numpy()
-    np.testing.assert_allclose(closed, fd_hessian(lambda ws: np_fstar(ws, x, y), widths), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(closed, fd_hessian(lambda ws: eq5_ref(ws, x, y), widths), rtol=0, atol=1e-6)
 
 
 def test_paper_kronecker_cross_block_differs_entrywise_but_not_in_spectrum():

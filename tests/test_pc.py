@@ -16,8 +16,10 @@ import pytest
 import torch
 
 from pcsaddles import dln, hessian, pc
-
-F64 = torch.float64
+from reference import (
+    F64, NP_ACT, TORCH_ACT, dense_equilibrium, energy_ref, eq5_ref, eq8_by_index, errors_ref, fd_grad, feedforward_ref,
+    prod, random_data, random_net, rescaling_ref, torch_fstar, tt,
+)
 
 # torch 2.13 scripts its forward-mode-AD decompositions with the deprecated torch.jit.script the first
 # time forward AD runs in a process (torch._decomp.decompositions_for_jvp); torch.func.hessian uses
@@ -46,74 +48,7 @@ def _one_torch_thread():
 
 
 # ------------------------------------------------------------------------------------------------
-# independent references
-
-NP_ACT = {
-    "linear": (lambda a: a, lambda a: np.ones_like(a)),
-    "tanh": (np.tanh, lambda a: 1 - np.tanh(a) ** 2),
-    "relu": (lambda a: np.maximum(a, 0), lambda a: (a > 0).astype(a.dtype)),
-}
-TORCH_ACT = {"linear": lambda a: a, "tanh": torch.tanh, "relu": torch.relu}
-
-
-def random_net(widths, std=0.7, seed=0):
-    rng = np.random.default_rng(seed)
-    return [std * rng.standard_normal((d_out, d_in)) for d_in, d_out in zip(widths[:-1], widths[1:])]
-
-
-def random_data(d_x, d_y, n, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, d_x)), rng.standard_normal((n, d_y))
-
-
-def tt(arrays, dtype=F64):
-    if isinstance(arrays, np.ndarray):
-        return torch.tensor(arrays, dtype=dtype)
-    return [torch.tensor(a, dtype=dtype) for a in arrays]
-
-
-def prod(ws, k, l):
-    """W_{k:l} = W_k ... W_l (1-based); the identity of size d_k when l = k + 1."""
-    if l == k + 1:
-        return np.eye(ws[k - 1].shape[0])
-    out = ws[l - 1]
-    for i in range(l + 1, k + 1):
-        out = ws[i - 1] @ out
-    return out
-
-
-def rescaling_ref(ws):
-    L = len(ws)
-    s = np.eye(ws[-1].shape[0])
-    for l in range(2, L + 1):
-        p = prod(ws, L, l)
-        s = s + p @ p.T
-    return s
-
-
-def eq5_ref(ws, x, y):
-    r = y.T - prod(ws, len(ws), 1) @ x.T
-    return 0.5 * np.einsum("in,ij,jn->", r, np.linalg.inv(rescaling_ref(ws)), r) / x.shape[0]
-
-
-def feedforward_ref(ws, x, activation="linear"):
-    f = NP_ACT[activation][0]
-    z, out = x, []
-    for w in ws[:-1]:
-        z = f(z @ w.T)
-        out.append(z)
-    return out
-
-
-def errors_ref(ws, zs, x, y, activation="linear"):
-    f = NP_ACT[activation][0]
-    layers = [x, *zs, y]
-    last = len(ws) - 1
-    return [layers[i + 1] - (layers[i] @ w.T if i == last else f(layers[i] @ w.T)) for i, w in enumerate(ws)]
-
-
-def energy_ref(ws, zs, x, y, activation="linear"):
-    return 0.5 * sum(np.sum(e**2) for e in errors_ref(ws, zs, x, y, activation)) / x.shape[0]
+# independent references used only here (shared ones live in reference.py)
 
 
 def euler_ref(ws, x, y, z0, dt, steps, activation="linear"):
@@ -131,25 +66,6 @@ def euler_ref(ws, x, y, z0, dt, steps, activation="linear"):
     return z
 
 
-def dense_equilibrium(ws, x, y):
-    """Solve dF_i/du = 0, u = [z_1; ...; z_H], as one dense block-tridiagonal system (SPEC 1.8)."""
-    hidden = [w.shape[0] for w in ws[:-1]]
-    offsets = np.concatenate([[0], np.cumsum(hidden)])
-    a = np.zeros((offsets[-1], offsets[-1]))
-    b = np.zeros((offsets[-1], x.shape[0]))
-    for l in range(len(hidden)):
-        sl = slice(offsets[l], offsets[l + 1])
-        a[sl, sl] = np.eye(hidden[l]) + ws[l + 1].T @ ws[l + 1]
-        if l + 1 < len(hidden):
-            sn = slice(offsets[l + 1], offsets[l + 2])
-            a[sn, sl] = -ws[l + 1]
-            a[sl, sn] = -ws[l + 1].T
-    b[offsets[0] : offsets[1]] += ws[0] @ x.T
-    b[offsets[-2] : offsets[-1]] += ws[-1].T @ y.T
-    u = np.linalg.solve(a, b)
-    return [u[offsets[l] : offsets[l + 1]].T for l in range(len(hidden))]
-
-
 def torch_energy_sum(ws, zs, x, y, activation="linear"):
     """Independent torch form of sum_i F_i (no 1/N): a loop over examples, written with matrix-vector products."""
     f = TORCH_ACT[activation]
@@ -162,21 +78,6 @@ def torch_energy_sum(ws, zs, x, y, activation="linear"):
             total = total + 0.5 * torch.dot(target - pred, target - pred)
             prev = target
     return total
-
-
-def torch_fstar(ws, x, y):
-    """Eq. 5 in torch with an explicit inverse and r r^T moments (differs from dln's Cholesky form)."""
-    w_end = ws[0]
-    for w in ws[1:]:
-        w_end = w @ w_end
-    s = torch.eye(ws[-1].shape[0], dtype=ws[0].dtype)
-    for l in range(1, len(ws)):
-        p = ws[l]
-        for w in ws[l + 1 :]:
-            p = w @ p
-        s = s + p @ p.T
-    r = y.T - w_end @ x.T
-    return 0.5 * torch.trace(torch.linalg.inv(s) @ (r @ r.T)) / x.shape[0]
 
 
 def fstar_grad_formula(ws, x, y):
@@ -193,43 +94,6 @@ def fstar_grad_formula(ws, x, y):
         g = left @ (prod(ws, L, 1) @ sxx - syx) @ right
         for k in range(2, l + 1):
             g = g - left @ psi @ s_inv @ prod(ws, L, k) @ prod(ws, l - 1, k).T
-        grads.append(g)
-    return grads
-
-
-def origin_energy_hessian(widths, x, y):
-    """Eq. 8 at theta = 0, entry by entry (row-major vec, blocks W_1..W_L; SPEC 1.7)."""
-    n = x.shape[0]
-    sxy, syy = x.T @ y / n, y.T @ y / n
-    sizes = [a * b for a, b in zip(widths[1:], widths[:-1])]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    h = np.zeros((offsets[-1], offsets[-1]))
-    n_last, d_y = widths[-2], widths[-1]
-    last = offsets[-2]
-    for i in range(d_y):  # W_L[i, j] and W_L[k, m]: -Syy[i, k] delta_jm
-        for j in range(n_last):
-            for k in range(d_y):
-                h[last + i * n_last + j, last + k * n_last + j] = -syy[i, k]
-    if len(widths) == 3:  # H = 1 cross block: d2/dW1[a,b] dW2[i,j] = -delta_aj Sxy[b, i]
-        n1, d_x = widths[1], widths[0]
-        for a in range(n1):
-            for b in range(d_x):
-                for i in range(d_y):
-                    h[a * d_x + b, last + i * n1 + a] = -sxy[b, i]
-                    h[last + i * n1 + a, a * d_x + b] = -sxy[b, i]
-    return h
-
-
-def fd_grad(fun, ws, h=1e-6):
-    grads = []
-    for l, w in enumerate(ws):
-        g = np.zeros_like(w)
-        for idx in np.ndindex(w.shape):
-            plus = [v.copy() for v in ws]
-            minus = [v.copy() for v in ws]
-            plus[l][idx] += h
-            minus[l][idx] -= h
-            g[idx] = (fun(plus) - fun(minus)) / (2 * h)
         grads.append(g)
     return grads
 
@@ -610,7 +474,7 @@ def test_unrolled_energy_hessian_at_origin_approaches_eq8(widths):
     rng = np.random.default_rng(0)
     x = rng.normal(1, 0.1, size=(64, 3))  # toy data of the authors' notebooks, y = -x
     y = -x
-    expected = origin_energy_hessian(widths, x, y)
+    expected = eq8_by_index(widths, x, y)
     ws = [torch.zeros(b, a, dtype=F64) for a, b in zip(widths[:-1], widths[1:])]
     tx, ty = tt(x), tt(y)
     deviations = {}

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from pcsaddles import dln, hessian, pc, zero_rank
+from reference import eq5_ref, fd_hessian
 
 F64 = torch.float64
 
@@ -133,36 +134,8 @@ def test_t3_hess_finite_differences_of_numpy_energy():
     x, y = data(3, 2, seed=5)
     widths = [3, 3, 4, 2]
     ws = family_point(widths, 0, seed=2)  # H = 2, W_1 = 0, W_2 random: cross blocks present
-    xn, yn = x.numpy(), y.numpy()
-    shapes = [tuple(w.shape) for w in ws]
-    sizes = [a * b for a, b in shapes]
-
-    def f_star(theta):
-        mats, start = [], 0
-        for (a, b), s in zip(shapes, sizes):
-            mats.append(theta[start:start + s].reshape(a, b))
-            start += s
-        e2e, s_mat, partial = mats[0], np.eye(2), np.eye(2)
-        for m in mats[1:]:
-            e2e = m @ e2e
-        for m in reversed(mats[1:]):
-            partial = partial @ m
-            s_mat = s_mat + partial @ partial.T
-        r = yn.T - e2e @ xn.T
-        return 0.5 * np.sum(r * (np.linalg.inv(s_mat) @ r)) / xn.shape[0]
-
     theta = np.concatenate([w.numpy().ravel() for w in ws])
-    p, h = theta.size, 1e-4
-    fd = np.zeros((p, p))
-    for i in range(p):
-        for j in range(i, p):
-            vals = []
-            for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-                t = theta.copy()
-                t[i] += si * h
-                t[j] += sj * h
-                vals.append(f_star(t))
-            fd[i, j] = fd[j, i] = (vals[0] - vals[1] - vals[2] + vals[3]) / (4 * h * h)
+    fd = fd_hessian(lambda v: eq5_ref(v, x.numpy(), y.numpy()), widths, at=theta, h=1e-4)
     assert np.abs(zero_rank.energy_hessian(ws, x, y).numpy() - fd).max() < 1e-6
 
 
