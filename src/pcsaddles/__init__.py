@@ -5,10 +5,11 @@ NeurIPS 2024).
 Modules: :mod:`~pcsaddles.dln` (loss, rescaling, equilibrated energy), :mod:`~pcsaddles.pc`
 (energy, inference, weight gradients), :mod:`~pcsaddles.hessian` (dense Hessians, Lanczos),
 :mod:`~pcsaddles.data` (datasets with provenance), :mod:`~pcsaddles.records` (reproduction checks),
-:mod:`~pcsaddles.init` (weight initialisations), :mod:`~pcsaddles.plotting` (the book's style).
+:mod:`~pcsaddles.init` (weight initialisations),
+:mod:`~pcsaddles.layered` (PC and BP for block networks such as the paper's CIFAR-10 conv net), :mod:`~pcsaddles.plotting` (the book's style).
 """
 
-from . import activations, completion, data, dln, hessian, init, minima, ode, origin, pc, plotting, profiles, records, train, zero_rank
+from . import activations, completion, data, dln, hessian, init, layered, minima, ode, origin, pc, plotting, profiles, records, train, zero_rank
 
-__all__ = ["activations", "completion", "data", "dln", "hessian", "init", "minima", "ode", "origin", "pc", "plotting", "profiles", "records", "train", "zero_rank"]
+__all__ = ["activations", "completion", "data", "dln", "hessian", "init", "layered", "minima", "ode", "origin", "pc", "plotting", "profiles", "records", "train", "zero_rank"]
 __version__ = "0.1.0"

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from . import data as _data
-from . import dln, hessian, pc
+from . import dln, hessian, layered, pc
 from ._checks import check_choice, check_data, check_weights
 from .activations import get_activation
 
@@ -274,7 +274,7 @@ class History:
     grad_norm: np.ndarray
     test_iter: np.ndarray
     test_loss: np.ndarray
-    weights: list[torch.Tensor]
+    weights: list[torch.Tensor] | layered.Net
     trajectory: np.ndarray | None = None
     stopped_early: bool = False
     seconds: float = 0.0
@@ -319,6 +319,11 @@ def train(
     ``test_every`` updates. ``stop`` (see :func:`stop_when_test_below`, :func:`stop_on_plateau`)
     is called after every update and ends the run when it returns True.
 
+    ``weights`` may also be a :class:`pcsaddles.layered.Net` (e.g. the paper's CIFAR-10 conv net):
+    then ``activation`` is ignored (the blocks carry theirs), the gradients come from
+    :func:`pcsaddles.layered.loss_grads` / :func:`pcsaddles.layered.pc_grads`, and
+    ``History.weights`` is the trained copy of the net.
+
     The input weights are not modified. Values are kept on the weights' device and copied to
     numpy once at the end (a stopping rule that reads them synchronises). ``progress=True`` shows a
     tqdm bar.
@@ -326,15 +331,38 @@ def train(
     check_choice("rule", rule, RULES)
     check_choice("convention", convention, CONVENTIONS)
     check_choice("report", report, REPORTS)
-    check_weights(weights)
+    is_net = isinstance(weights, layered.Net)
+    if not is_net:
+        check_weights(weights)
     if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
         raise ValueError(f"n_iter must be a non-negative int; received {n_iter!r}")
     if not (lr > 0 and lr_factor > 0):
         raise ValueError(f"lr and lr_factor must be positive; received lr={lr}, lr_factor={lr_factor}")
     if test_every < 1:
         raise ValueError(f"test_every must be >= 1; received {test_every}")
-    get_activation(activation)
-    ws = [w.detach().clone() for w in weights]
+    if is_net:
+        net = weights.clone()
+        ws = net.params  # updated in place
+
+        def predict(x):
+            with torch.no_grad():
+                return net(x)
+
+        def gradients(x, y):
+            if rule == "bp":
+                return layered.loss_grads(net, x, y)
+            return layered.pc_grads(net, x, y, n_steps, dt)[:2]
+    else:
+        get_activation(activation)
+        ws = [w.detach().clone() for w in weights]
+
+        def predict(x):
+            return dln.forward(ws, x, activation)[-1]
+
+        def gradients(x, y):
+            if rule == "bp":
+                return loss_grads(ws, x, y, activation)
+            return _pc_grads(ws, x, y, activation, n_steps, dt)[:2]
     ref = ws[0]
     buf = torch.zeros(n_iter, 2, dtype=ref.dtype, device=ref.device)  # (loss, grad norm) per update
     n_tests = 1 + n_iter // test_every if test is not None else 0
@@ -343,12 +371,15 @@ def train(
     traj = [hessian.flatten(ws).clone()] if record_trajectory else None
 
     def measure_test(done: int) -> None:
-        out = dln.forward(ws, test[0], activation)[-1]
+        out = predict(test[0])
         test_buf[len(test_iters)] = reported_loss(out, test[1], report)
         test_iters.append(done)
 
     if test is not None:
-        check_data(ws, test[0], test[1])
+        if is_net:
+            net._check_x(test[0], test[1])
+        else:
+            check_data(ws, test[0], test[1])
         measure_test(0)
     it_batches = iter(batches)
     steps = range(n_iter)
@@ -362,10 +393,7 @@ def train(
             x, y = next(it_batches)
         except StopIteration:
             raise ValueError(f"batches ran out after {it} of n_iter={n_iter} iterations; supply more batches") from None
-        if rule == "bp":
-            out, grads = loss_grads(ws, x, y, activation)
-        else:
-            out, grads, _ = _pc_grads(ws, x, y, activation, n_steps, dt)
+        out, grads = gradients(x, y)
         scale = grad_scale(rule, convention, x.shape[0], y.shape[1])
         buf[it, 0] = reported_loss(out, y, report)
         buf[it, 1] = scale * torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
@@ -384,7 +412,7 @@ def train(
         rule=rule, convention=convention, report=report, lr=lr, lr_factor=lr_factor,
         train_loss=values[:, 0].copy(), grad_norm=values[:, 1].copy(),
         test_iter=np.asarray(test_iters, dtype=np.int64), test_loss=test_buf[:len(test_iters)].cpu().numpy(),
-        weights=ws, trajectory=None if traj is None else torch.stack(traj).cpu().numpy(),
+        weights=net if is_net else ws, trajectory=None if traj is None else torch.stack(traj).cpu().numpy(),
         stopped_early=stopped, seconds=time.perf_counter() - start,
         settings=dict(activation=activation, n_steps=n_steps if rule == "pc" else None, dt=dt if rule == "pc" else None),
     )
