@@ -8,6 +8,10 @@ each notebook listed in ``_toc.yml`` is executed there by papermill with the ``p
 parameter (plus any ``-p NAME VALUE``), so executed notebooks never land in the working tree.
 Each chapter's last cell writes ``_build/claims/<stem>.json`` and raises if a claim fails. The
 site is built with ``jupyter-book build --all -W -n --keep-going`` and moved to ``_build/html``.
+A non-quick profile uses ``_build/claims-<profile>``, ``_build/book-<profile>`` and
+``_build/html-<profile>`` instead, so it never disturbs the quick build. Chapters with a
+``results_dir`` parameter save finished runs under ``_build/results/<stem>/<profile>``, which
+survives rebuilds: an interrupted paper run resumes.
 
 Exit status 1, with the failing chapters named, if any notebook raised (an error or a failed
 reproduction check), wrote no record, or the site build reported a warning.
@@ -31,8 +35,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 STAGE = BUILD / "book"
-CLAIMS = BUILD / "claims"
+CLAIMS = BUILD / "claims"  # the quick profile; other profiles write to claims-<profile>
 HTML = BUILD / "html"
+RESULTS = BUILD / "results"  # finished runs of long chapters, kept across builds
 KERNEL = "pcsaddles"
 STATUS_STEM = "reproduction-status"
 
@@ -84,6 +89,12 @@ def hide_injected_parameters(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _has_parameter(notebook: Path, name: str) -> bool:
+    nb = nbformat.read(notebook, as_version=4)
+    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    return cell is not None and any(line.split("=")[0].strip() == name for line in cell.source.splitlines())
+
+
 def execute(notebook: Path, profile: str, params: dict) -> tuple[float, str | None]:
     """Run one chapter; return (seconds, error message or None)."""
     stem = notebook.stem
@@ -92,6 +103,11 @@ def execute(notebook: Path, profile: str, params: dict) -> tuple[float, str | No
     record.unlink(missing_ok=True)
     started = time.perf_counter()
     error = None
+    params = dict(params)
+    if profile != "quick" and "results_dir" not in params and _has_parameter(notebook, "results_dir"):
+        # finished runs of a long profile are saved outside the staging folder, which every build
+        # recreates, so an interrupted run resumes on the next build (the quick profile never caches)
+        params["results_dir"] = str(RESULTS / stem / profile)
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -193,8 +209,18 @@ def main() -> int:
     parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="extra papermill parameter (VALUE parsed as YAML), for every executed chapter")
     parser.add_argument("--no-site", action="store_true", help="execute the chapters but do not build the site")
+    parser.add_argument("--stage", default=None, metavar="NAME",
+                        help="stage in _build/book-NAME (site in _build/html-NAME), so that concurrent builds do not "
+                             "share a staging folder")
     args = parser.parse_args()
     params = {name: yaml.safe_load(value) for name, value in args.param}
+    global CLAIMS, STAGE, HTML
+    if args.profile != "quick":
+        # a paper run has its own records, staging folder and site: it never replaces (or deletes,
+        # while it runs) those of the quick build
+        CLAIMS, STAGE, HTML = (BUILD / f"{name}-{args.profile}" for name in ("claims", "book", "html"))
+    if args.stage:
+        STAGE, HTML = BUILD / f"book-{args.stage}", BUILD / f"html-{args.stage}"
 
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [resolve(entry) for entry in toc_entries(toc)]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import data, pc, train
+from pcsaddles import data, layered, pc, train
 
 F64 = torch.float64
 TORCH_ACT = {"linear": lambda a: a, "tanh": torch.tanh, "relu": torch.relu}
@@ -359,3 +359,44 @@ def test_landscape_input_errors():
         train.landscape(lambda w: w[0].sum(), center, [center, center], [torch.zeros(2)])
     with pytest.raises(ValueError, match="linear"):
         train.objective("equilibrated", *batch(2, 1, 4), activation="tanh")
+
+
+def test_escape_network_initialisations():
+    ws = train.escape_network(784, "tanh", width=200, depth=4, std=5e-3, seed=3)
+    assert [tuple(w.shape) for w in ws] == [(200, 784), (200, 200), (200, 200), (200, 200), (10, 200)]
+    assert all(w.dtype == torch.float32 for w in ws)
+    for w in ws:
+        assert abs(w.std().item() / 5e-3 - 1) < 0.05
+    other = train.escape_network(784, "tanh", width=200, depth=4, std=5e-3, penultimate="default", seed=3)
+    bound = 1 / 200 ** 0.5  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W_{L-1}
+    assert other[-2].abs().max().item() <= bound
+    assert abs(other[-2].std().item() - bound / 3 ** 0.5) < 0.05 * bound
+    for a, b in zip(ws[:-2] + ws[-1:], other[:-2] + other[-1:]):
+        assert torch.equal(a, b)  # only W_{L-1} differs
+    net = train.escape_network(3072, "relu", conv=True, conv_bias="zero")
+    assert isinstance(net, layered.Net) and net.in_dim == 3072 and net.out_dim == 10
+    with pytest.raises(ValueError, match="3072"):
+        train.escape_network(784, "relu", conv=True)
+    with pytest.raises(ValueError, match="penultimate"):
+        train.escape_network(784, "relu", penultimate="kaiming")
+
+
+def test_saved_run_resumes_without_retraining(tmp_path):
+    ws = train.escape_network(5, "linear", width=4, depth=2, std=0.3, seed=0, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 5, generator=gen, dtype=torch.float64), torch.randn(8, 10, generator=gen, dtype=torch.float64)
+    calls = []
+
+    def run():
+        calls.append(1)
+        return train.train("bp", ws, iter([(x, y)] * 5), 5, 0.1)
+
+    path = tmp_path / "runs" / "a.npz"
+    first = train.saved_run(path, run)
+    second = train.saved_run(path, run)
+    assert len(calls) == 1 and not first["cached"] and second["cached"]
+    np.testing.assert_array_equal(first["loss"], second["loss"])
+    np.testing.assert_array_equal(first["grad"], second["grad"])
+    assert second["finite"] and not list(path.parent.glob(".*tmp*"))  # no temporary file left behind
+    unsaved = train.saved_run(tmp_path / "b.npz", run, save=False)
+    assert len(calls) == 2 and not (tmp_path / "b.npz").exists() and not unsaved["cached"]

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from . import data as _data
-from . import dln, hessian, layered, pc
+from . import dln, hessian, init, layered, pc
 from ._checks import check_choice, check_data, check_weights
 from .activations import get_activation
 
@@ -542,3 +542,63 @@ __all__ = [
     "stop_when_test_below", "stop_on_plateau", "History", "train", "escape_iteration", "seed_statistics",
     "objective", "landscape", "axis_directions", "extreme_directions",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# the escape experiments (Figures 5, 11, 12): initial networks and resumable runs
+
+
+def escape_network(in_dim: int, activation: str, *, width: int = 500, depth: int = 4, std: float = 5e-3,
+                   penultimate: str = "gaussian", conv: bool = False, conv_bias: str = "default", n_out: int = 10,
+                   seed: int = 0, dtype: torch.dtype = torch.float32, device=None):
+    """The initial network of a BP-vs-PC escape run near a zero-rank saddle.
+
+    Fully connected (``conv=False``): ``[W1, ..., W_{depth+1}]`` with widths
+    ``[in_dim, width x depth, n_out]``, all ``N(0, std^2)`` (Figure 5: the origin);
+    ``penultimate="default"`` replaces ``W_{L-1}`` by PyTorch's default ``U(+-1/sqrt(fan_in))``
+    (Figure 12: the other zero-rank saddle). ``activation`` is then applied by the training loop.
+
+    ``conv=True``: the paper's CIFAR-10 network (:func:`pcsaddles.layered.conv_net`, which needs
+    ``in_dim = 3072``), a :class:`pcsaddles.layered.Net` carrying its ``activation``; ``conv_bias``
+    ``"default"`` (the authors: PyTorch's default conv biases) or ``"zero"``.
+    """
+    if conv:
+        if in_dim != 3 * 32 * 32:
+            raise ValueError(f"the paper's conv net reads 3x32x32 CIFAR-10 images (in_dim 3072); received in_dim={in_dim}")
+        return layered.conv_net((3, 32, 32), activation=activation, std=std, bias=conv_bias, penultimate=penultimate,
+                                n_out=n_out, seed=seed, dtype=dtype, device=device)
+    check_choice("penultimate", penultimate, ("gaussian", "default"))
+    get_activation(activation)
+    widths = [in_dim] + [width] * depth + [n_out]
+    ws = init.gaussian(widths, std, seed=seed, dtype=dtype, device=device)
+    if penultimate == "default":
+        ws[-2] = init.default_uniform(widths, seed=seed, dtype=dtype, device=device)[-2]
+    return ws
+
+
+def saved_run(path, run: Callable[[], History], save: bool = True) -> dict:
+    """Train with ``run()`` or, if ``path`` (an ``.npz`` file) holds a finished run, load it.
+
+    Returns ``dict(loss, grad, seconds, cached)`` (per-iteration training loss and gradient norm
+    of the :class:`History`). With ``save`` the finished run is written atomically (a temporary
+    file renamed into place), so an interrupted long run never leaves a half-written result and a
+    re-run resumes with the runs that are missing. A run whose values are not all finite is
+    saved too (the figure shows it) but reported with ``finite=False``.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if save and path.exists():
+        with np.load(path) as f:
+            loss, grad = f["loss"], f["grad"]
+            return dict(loss=loss, grad=grad, seconds=float(f["seconds"]), cached=True,
+                        finite=bool(np.isfinite(loss).all() and np.isfinite(grad).all()))
+    hist = run()
+    res = dict(loss=hist.train_loss, grad=hist.grad_norm, seconds=hist.seconds, cached=False,
+               finite=bool(np.isfinite(hist.train_loss).all() and np.isfinite(hist.grad_norm).all()))
+    if save:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
+        np.savez(tmp, loss=res["loss"], grad=res["grad"], seconds=res["seconds"])
+        tmp.replace(path)
+    return res
