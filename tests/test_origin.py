@@ -298,14 +298,14 @@ def test_hessian_in_chunks_equals_the_dense_hessian(chunk):
     def fn(w):
         return pc.unrolled_energy(w, tt(x), tt(y), 5)
 
-    np.testing.assert_allclose(origin.hessian_in_chunks(fn, ws, chunk).numpy(), hessian.hessian(fn, ws).numpy(),
+    np.testing.assert_allclose(hessian.hessian_in_chunks(fn, ws, chunk).numpy(), hessian.hessian(fn, ws).numpy(),
                                rtol=0, atol=1e-12)
 
 
 def test_input_span_reduction_keeps_the_spectrum_exactly():
     """With N < d_x, the Hessian in the full parameters = reduced Hessian plus n_1 (d_x - r) zeros."""
     x, y = batch(12, 3, n=6, seed=11)
-    q = origin.input_span(tt(x))
+    q = hessian.input_span(tt(x))
     assert q.shape == (12, 6)
     np.testing.assert_allclose((q.T @ q).numpy(), np.eye(6), atol=1e-12)
     for widths in ([12, 2, 3], [12, 2, 2, 3]):
@@ -344,4 +344,4 @@ def test_bad_input_messages():
     with pytest.raises(ValueError, match=r"n_hidden must be an int >= 1"):
         origin.chain_spectra_origin(0, x[:, :1], y[:, :1])
     with pytest.raises(ValueError, match=r"chunk_size must be a positive int"):
-        origin.hessian_in_chunks(lambda w: w[0].sum(), zeros([3, 2, 2]), 0)
+        hessian.hessian_in_chunks(lambda w: w[0].sum(), zeros([3, 2, 2]), 0)

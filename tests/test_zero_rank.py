@@ -218,11 +218,11 @@ def test_unrolled_energy_linear_equals_the_euler_loop(n_steps):
     x, y = data(3, 2, seed=3)
     gen = torch.Generator().manual_seed(9)
     ws = [rand(gen, 4, 3, scale=0.5), rand(gen, 5, 4, scale=0.5), rand(gen, 2, 5, scale=0.5)]
-    closed = zero_rank.unrolled_energy_linear(ws, x, y, n_steps)
+    closed = pc.unrolled_energy_linear(ws, x, y, n_steps)
     loop = pc.unrolled_energy(ws, x, y, n_steps)
     assert abs(closed.item() - loop.item()) < 1e-13 * max(1.0, loop.item())
     init = [rand(gen, 24, 4), rand(gen, 24, 5)]
-    assert abs(zero_rank.unrolled_energy_linear(ws, x, y, n_steps, init=init).item()
+    assert abs(pc.unrolled_energy_linear(ws, x, y, n_steps, init=init).item()
                - pc.unrolled_energy(ws, x, y, n_steps, init=init).item()) < 1e-12
 
 
@@ -232,10 +232,10 @@ def test_unrolled_hessian_equals_the_euler_loop_and_converges():
     x, y = data(2, 2, n=16, seed=6)
     ws = zero_rank.other_saddle([2, 3, 3, 3, 2], seed=0)
     h_loop = hessian.hessian(lambda w: pc.unrolled_energy(w, x, y, 10), ws)
-    h_closed = hessian.hessian(lambda w: zero_rank.unrolled_energy_linear(w, x, y, 10), ws)
+    h_closed = hessian.hessian(lambda w: pc.unrolled_energy_linear(w, x, y, 10), ws)
     assert (h_loop - h_closed).abs().max() < 1e-12
     explicit = zero_rank.energy_hessian(ws, x, y)
-    errors = [(hessian.hessian(lambda w: zero_rank.unrolled_energy_linear(w, x, y, t), ws) - explicit).abs().max().item()
+    errors = [(hessian.hessian(lambda w: pc.unrolled_energy_linear(w, x, y, t), ws) - explicit).abs().max().item()
               for t in (20, 100, 400)]
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 1e-8
@@ -249,7 +249,7 @@ def test_hessian_through_the_batch_equals_the_direct_hessian(objective):
     x, y = rand(gen, 8, 30), rand(gen, 8, 3)
     ws = [w + 0.3 * rand(gen, *w.shape) for w in zero_rank.other_saddle([30, 4, 3, 4, 3], seed=1)]
     fn = {"energy": lambda w, xs: dln.equilibrated_energy(w, xs, y),
-          "unrolled": lambda w, xs: zero_rank.unrolled_energy_linear(w, xs, y, 7),
+          "unrolled": lambda w, xs: pc.unrolled_energy_linear(w, xs, y, 7),
           "loss": lambda w, xs: dln.mse_loss(w, xs, y)}[objective]
     h, eig = zero_rank.hessian_and_spectrum(fn, ws, x)
     direct = hessian.hessian(lambda w: fn(w, x), ws).numpy()

@@ -37,9 +37,10 @@ too, which is why the paper shows this saddle for ``H >= 3`` only.
 
 Numerical helpers for the chapter (linear networks):
 
-* :func:`unrolled_energy_linear` -- the energy after ``T`` Euler inference steps in closed form
-  (matrix powers instead of a ``T``-step loop); equal to :func:`pcsaddles.pc.unrolled_energy` to
-  round-off, and about a hundred times cheaper to differentiate twice.
+* :func:`pcsaddles.pc.unrolled_energy_linear` -- the energy after ``T`` Euler inference steps in
+  closed form (matrix powers instead of a ``T``-step loop); equal to
+  :func:`pcsaddles.pc.unrolled_energy` to round-off, and about a hundred times cheaper to
+  differentiate twice.
 * :func:`hessian_and_spectrum` -- a dense Hessian and its spectrum, computed "through the batch"
   when the batch is smaller than the input (``N < d_0``, e.g. 64 MNIST images of 784 pixels): the
   objectives see ``W_1`` only through ``x W_1^T``, so the ``(p, p)`` Hessian is ``J^T H' J`` with
@@ -54,7 +55,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from . import dln, hessian, init, pc
-from ._checks import check_activities, check_data, check_weights
+from ._checks import check_data, check_weights
 
 # --------------------------------------------------------------------------------------------
 # the family and the experiments' point
@@ -241,43 +242,7 @@ def expected_negative_count(weights: Sequence[torch.Tensor], y: torch.Tensor, rt
 
 
 # --------------------------------------------------------------------------------------------
-# numerics: the unrolled energy in closed form, Hessians through the batch
-
-
-def unrolled_energy_linear(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n_steps: int,
-                           dt: float = 0.1, *, init: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-    """The energy after ``n_steps`` Euler inference steps of a linear network, in closed form.
-
-    Same value as :func:`pcsaddles.pc.unrolled_energy` (initial activities ``init``, default the
-    feed-forward pass, held fixed): stacking the hidden activities of example ``i`` in a row
-    ``z_i = [z_1, ..., z_H]`` (``D = sum_l n_l`` entries), the activity gradient is affine,
-    ``g_i = z_i K - c_i`` with ``K`` the activity Hessian (:func:`pcsaddles.dln.activity_hessian`)
-    and ``c_i`` holding ``W_1 x_i`` in block 1 and ``W_L^T y_i`` in block ``H``. So Euler gives
-    ``Z_T = Z* + (Z_0 - Z*) (I - dt K)^T`` with ``Z* = C K^{-1}``, and the energy (Eq. 2) is
-    evaluated at ``Z_T``. The matrix power costs ``O(log T)`` products, so second derivatives are
-    cheap.
-    """
-    widths = check_data(weights, x, y)
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
-        raise ValueError(f"n_steps must be an integer >= 0; received {n_steps!r}")
-    hidden = widths[1:-1]
-    if not hidden:
-        return dln.mse_loss(weights, x, y)
-    if init is None:
-        start = [z.detach() for z in dln.forward(weights, x)[:-1]]
-    else:
-        check_activities(widths, init, x.shape[0], weights[0])
-        start = [z.detach() for z in init]
-    z0 = torch.cat(start, dim=1)  # (N, D)
-    k = dln.activity_hessian(weights)  # (D, D)
-    parts = [torch.zeros_like(s) for s in start]
-    parts[0] = parts[0] + x @ weights[0].T  # W_1 x_i, (N, n_1)
-    parts[-1] = parts[-1] + y @ weights[-1]  # W_L^T y_i, (N, n_H)
-    c = torch.cat(parts, dim=1)  # (N, D)
-    z_star = torch.linalg.solve(k, c.T).T  # C K^{-1} (K symmetric), (N, D)
-    step = torch.eye(k.shape[0], dtype=k.dtype, device=k.device) - dt * k
-    z_t = z_star + (z0 - z_star) @ torch.linalg.matrix_power(step, int(n_steps))
-    return pc.energy(weights, list(torch.split(z_t, hidden, dim=1)), x, y)
+# numerics: Hessians through the batch
 
 
 def _through_batch(weights, x):
@@ -351,7 +316,7 @@ def analyse(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n
     Numerical Hessians (dense, autodiff; through the batch when ``N < d_0``, see
     :func:`hessian_and_spectrum`): the loss ``L``, the equilibrated energy ``F*`` (Eq. 5) and the
     energy after ``n_steps`` Euler steps from the feed-forward activities (closed form
-    :func:`unrolled_energy_linear`; with ``loop=True`` also the step-by-step
+    :func:`pcsaddles.pc.unrolled_energy_linear`; with ``loop=True`` also the step-by-step
     :func:`pcsaddles.pc.unrolled_energy`, the authors' procedure, which is much slower). Theory:
     :func:`energy_hessian` and, where the cross blocks vanish, :func:`energy_spectrum`.
 
@@ -380,11 +345,11 @@ def analyse(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n
     h_energy, out["eig_energy"] = hessian_and_spectrum(lambda w, xs: dln.equilibrated_energy(w, xs, y), ws, x)
     out["energy_gap"] = float((h_energy - theory).abs().max())
     h_unrolled, out["eig_unrolled"] = hessian_and_spectrum(
-        lambda w, xs: unrolled_energy_linear(w, xs, y, n_steps, dt), ws, x)
+        lambda w, xs: pc.unrolled_energy_linear(w, xs, y, n_steps, dt), ws, x)
     out["unrolled_gap"] = float((h_unrolled - theory).abs().max())
     out["unrolled_gaps"] = {}
     for t in extra_steps:
-        h_t, _ = hessian_and_spectrum(lambda w, xs: unrolled_energy_linear(w, xs, y, t, dt), ws, x)
+        h_t, _ = hessian_and_spectrum(lambda w, xs: pc.unrolled_energy_linear(w, xs, y, t, dt), ws, x)
         out["unrolled_gaps"][int(t)] = float((h_t - theory).abs().max())
         del h_t
     out["loop_gap"] = None
