@@ -43,12 +43,17 @@ class InferenceInfo:
 # functional building blocks (differentiable; used by energy, gradients and unrolled inference)
 
 
-def _errors(weights: Sequence[torch.Tensor], zs: Sequence[torch.Tensor], act: Activation):
-    """Errors ``e_l`` and slopes ``eps_l = f_l'(a_l) * e_l`` for ``zs = [x, z_1, ..., z_H, y]``."""
+def _errors(weights: Sequence[torch.Tensor], zs: Sequence[torch.Tensor], act: Activation,
+            first: torch.Tensor | None = None):
+    """Errors ``e_l`` and slopes ``eps_l = f_l'(a_l) * e_l`` for ``zs = [x, z_1, ..., z_H, y]``.
+
+    ``first`` is the first layer's pre-activation ``a_1 = x W_1^T`` if already known: it does not
+    depend on the hidden activities, so loops over inference steps compute it once.
+    """
     last = len(weights) - 1
     errors, slopes = [], []
     for i, w in enumerate(weights):
-        a = zs[i] @ w.T  # (N, d_{i+1})
+        a = first if i == 0 and first is not None else zs[i] @ w.T  # (N, d_{i+1})
         if i == last or act.is_linear:
             e = zs[i + 1] - a
             errors.append(e)
@@ -61,9 +66,10 @@ def _errors(weights: Sequence[torch.Tensor], zs: Sequence[torch.Tensor], act: Ac
     return errors, slopes
 
 
-def _activity_grads(weights, zs, act) -> list[torch.Tensor]:
-    """Per-example ``dF_i/dz_l = e_l - W_{l+1}^T eps_{l+1}`` for the hidden layers, each ``(N, d_l)``."""
-    errors, slopes = _errors(weights, zs, act)
+def _activity_grads(weights, zs, act, first: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """Per-example ``dF_i/dz_l = e_l - W_{l+1}^T eps_{l+1}`` for the hidden layers, each ``(N, d_l)``
+    (``first`` as in :func:`_errors`)."""
+    errors, slopes = _errors(weights, zs, act, first)
     return [errors[i] - slopes[i + 1] @ weights[i + 1] for i in range(len(weights) - 1)]
 
 
@@ -205,8 +211,9 @@ def _euler_inplace(weights, x, y, act: Activation, z: list[torch.Tensor], dt: fl
 def _euler_functional(weights, x, y, act, z, dt, n_steps, tol):
     """Euler written without in-place operations, so autograd / torch.func can differentiate it."""
     steps = 0
+    first = x @ weights[0].T  # a_1: fixed for the whole run
     for _ in range(n_steps + (1 if tol is not None else 0)):
-        grads = _activity_grads(weights, [x, *z, y], act)
+        grads = _activity_grads(weights, [x, *z, y], act, first)
         if tol is not None and _max_abs([g.detach() for g in grads]) < tol:
             return z, steps, True
         if steps == n_steps:
@@ -320,11 +327,12 @@ def infer(
         t = steps * dt
     else:
         ctl = controller or PIDController(rtol=rtol, atol=atol)
-
-        def rhs(state):
-            return [-g for g in _activity_grads(weights, [x, *state, y], act)]
-
         with torch.set_grad_enabled(differentiable and torch.is_grad_enabled()):
+            first = x @ weights[0].T  # a_1: fixed for the whole solve
+
+            def rhs(state):
+                return [-g for g in _activity_grads(weights, [x, *state, y], act, first)]
+
             z, solve = heun_pid(rhs, start, t1, ctl, max_steps=max_steps)
         steps, t, rejected = solve.n_accepted, solve.t, solve.n_rejected
 
@@ -365,9 +373,10 @@ def unrolled_energy(weights, x, y, n_steps: int, dt: float = 0.1, activation: st
     else:
         check_activities(widths, init, x.shape[0], weights[0])
         z = [zi.detach() for zi in init]
+    first = x @ weights[0].T  # a_1 = x W_1^T does not depend on the activities: once, not per step
     for _ in range(int(n_steps)):
-        z = [zi - dt * gi for zi, gi in zip(z, _activity_grads(weights, [x, *z, y], act))]
-    errors, _ = _errors(weights, [x, *z, y], act)
+        z = [zi - dt * gi for zi, gi in zip(z, _activity_grads(weights, [x, *z, y], act, first))]
+    errors, _ = _errors(weights, [x, *z, y], act, first)
     return 0.5 * sum(e.pow(2).sum() for e in errors) / x.shape[0]
 
 
