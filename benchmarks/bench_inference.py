@@ -258,7 +258,9 @@ def main(argv=None) -> int:
                    help="timed repeats of the (slow) euler and heun runs of parts b, c")
     p.add_argument("--tol", type=float, default=1e-8, help="Euler tolerance for part b")
     p.add_argument("--max-euler", type=int, default=200_000, help="Euler step limit for part b")
-    p.add_argument("--parts", default="abc", help="which parts to run (a: training step, b: exact vs euler, c: heun)")
+    p.add_argument("--parts", default="abc",
+                   help="which parts to run (a: training step, b: exact vs euler, c: heun, d: the paper's CIFAR-10 "
+                   "conv net, one BP and one PC training step; slow on a CPU, about a minute per repeat)")
     p.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                    help="wall: elapsed time (default); cpu: this process's CPU time (time.process_time), which "
                    "on a shared machine leaves out the time other processes hold the CPU -- use it with "
@@ -307,9 +309,14 @@ def main(argv=None) -> int:
         deep = bench_linear_deep(device, args.repeats, args.slow_repeats, args.tol, args.max_euler, "c" in args.parts)
         _print_deep(deep)
 
+    conv = None
+    if "d" in args.parts:
+        conv = bench_conv(device, args.slow_repeats)
+
     env["loadavg_after"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"env": env, "step": steps, "worst_ratio": worst, "linear_deep": deep}, indent=2))
+    args.out.write_text(json.dumps({"env": env, "step": steps, "worst_ratio": worst, "linear_deep": deep, "conv": conv},
+                                   indent=2))
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0
 
@@ -333,6 +340,25 @@ def _run_steps(device, repeats):
               f"{_ms(r['weight_grads_s'])} {_ms(r['weight_grads_floor_s'])} {r['weight_grads_ratio']:6.3f}",
               flush=True)
     return steps
+
+
+def bench_conv(device, repeats: int) -> dict:
+    """d. The paper's CIFAR-10 conv net (pcsaddles.layered.conv_net, ReLU, float32), batch 64:
+    one BP step (loss gradient) and one PC training step (50 Euler steps + weight gradient)."""
+    from pcsaddles import layered
+
+    net = layered.conv_net((3, 32, 32), activation="relu", std=5e-3, dtype=torch.float32, device=device)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(BATCH, 3072, generator=gen).to(device)
+    y = torch.nn.functional.one_hot(torch.arange(BATCH) % 10, 10).to(torch.float32).to(device)
+    fns = {"bp_step": lambda: layered.loss_grads(net, x, y), "pc_step": lambda: layered.pc_grads(net, x, y, N_STEPS, DT)}
+    times = _time_alternating(fns, device, repeats, warmup=1)
+    out = {"params": net.n_params, "batch": BATCH, "n_steps": N_STEPS,
+           **{f"{k}_s": v["median"] for k, v in times.items()}}
+    print(f"\nd. CIFAR-10 conv net ({net.n_params:,} parameters), batch {BATCH}, float32: BP step "
+          f"{_ms(out['bp_step_s'])} ms, PC step ({N_STEPS} Euler steps + weight gradient) {_ms(out['pc_step_s'])} ms "
+          f"(x{out['pc_step_s'] / out['bp_step_s']:.0f})")
+    return out
 
 
 def _print_deep(deep):

@@ -37,6 +37,7 @@ BUILD = ROOT / "_build"
 STAGE = BUILD / "book"
 CLAIMS = BUILD / "claims"  # the quick profile; other profiles write to claims-<profile>
 HTML = BUILD / "html"
+TIMES = ROOT / "benchmarks" / "chapter_times.json"  # both profiles' run times
 RESULTS = BUILD / "results"  # finished runs of long chapters, kept across builds
 KERNEL = "pcsaddles"
 STATUS_STEM = "reproduction-status"
@@ -139,6 +140,52 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
+    """Both profiles' run times per chapter, from ``benchmarks/chapter_times.json``."""
+    if not TIMES.exists():
+        return []
+    store = json.loads(TIMES.read_text()).get("chapters", {})
+    lines = [
+        "## Run times in both profiles",
+        "",
+        "Measured with `benchmarks/chapter_times.py --record` on this project's CI machine class (2 CPU "
+        "cores, no GPU) and stored in `benchmarks/chapter_times.json`; the table above has this build's own "
+        "times. A time marked ~ is a **projection**, not a completed run: the paper profile of that chapter "
+        "takes too long for this machine, and the projection multiplies a measured per-iteration time "
+        "by the paper's number of iterations (basis below).",
+        "",
+        "| chapter | quick | paper |",
+        "|---|---|---|",
+    ]
+    notes = []
+    for title, path in chapters:
+        rec = store.get(path.stem, {})
+        cells = []
+        for profile in ("quick", "paper"):
+            r = rec.get(profile)
+            if r is None:
+                cells.append("not measured")
+                continue
+            cells.append(("~" if r.get("projected") else "") + _duration(r.get("seconds"))
+                         + (f" ({r['date']})" if r.get("date") else ""))
+            if r.get("projected"):
+                notes.append(f"- {title}: {r['basis']}")
+        lines.append(f"| {title} | {cells[0]} | {cells[1]} |")
+    if notes:
+        lines += ["", "Projections:", "", *notes]
+    return lines + [""]
+
+
 def write_status_page(chapters: list[tuple[str, Path]], failures: dict[str, str]) -> None:
     """Generate book/reproduction-status.md (in the staged copy) from the records."""
     overview = ["| chapter | profile | claims passed | run time |", "|---|---|---|---|"]
@@ -188,6 +235,7 @@ def write_status_page(chapters: list[tuple[str, Path]], failures: dict[str, str]
         "",
         *overview,
         "",
+        *run_time_section(chapters),
     ]
     (STAGE / "book" / f"{STATUS_STEM}.md").write_text("\n".join(header + details) + "\n")
 

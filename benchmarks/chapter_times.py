@@ -1,0 +1,158 @@
+#!/usr/bin/env python
+"""Each chapter's run time in the quick and the paper profile.
+
+    python benchmarks/chapter_times.py                 # print the table
+    python benchmarks/chapter_times.py --record        # also store this machine's measurements
+    python benchmarks/chapter_times.py --run quick --only figure-6-matrix-completion --record
+
+Measurements come from the reproduction records the chapters write when the book builds them
+(``_build/claims/<stem>.json`` for the quick profile, ``_build/claims-paper/<stem>.json`` for
+the paper profile; the time is that of the chapter's computations, kernel start-up excluded).
+``--run PROFILE`` first executes the chapters (``scripts/build_book.py --no-site``).
+``--record`` merges the measurements into ``benchmarks/chapter_times.json`` together with the
+machine, thread count, load and commit they were taken on; the book's reproduction-status page
+shows that file. Chapters whose paper profile is too long to run on this machine class carry a
+*projection* there instead (``"projected": true``), with the measured per-iteration time it was
+computed from (``"basis"``); the table marks those with ``~``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STORE = ROOT / "benchmarks" / "chapter_times.json"
+PROFILES = ("quick", "paper")
+
+
+def claims_dir(profile: str) -> Path:
+    return ROOT / "_build" / ("claims" if profile == "quick" else f"claims-{profile}")
+
+
+def chapters() -> list[str]:
+    """Notebook stems in the order of ``_toc.yml``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    stems: list[str] = []
+
+    def walk(entries):
+        for e in entries:
+            if "file" in e and (ROOT / f"{e['file']}.ipynb").exists():
+                stems.append(Path(e["file"]).name)
+            for key in ("sections", "chapters", "parts"):
+                walk(e.get(key, []))
+
+    walk([toc] + toc.get("parts", []))
+    return stems
+
+
+def measured(profile: str) -> dict[str, dict]:
+    """The records of the latest build of ``profile``: ``{stem: {seconds, passed, claims}}``."""
+    out = {}
+    folder = claims_dir(profile)
+    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+        rec = json.loads(path.read_text())
+        if rec.get("profile") != profile:
+            continue
+        claims = rec.get("claims", [])
+        out[path.stem] = dict(seconds=float(rec["seconds"]), passed=sum(c["passed"] for c in claims), claims=len(claims))
+    return out
+
+
+def machine() -> dict:
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = None
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), platform.processor())
+    except OSError:
+        cpu = platform.processor()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return dict(cpu=cpu, cores=os.cpu_count(), omp_threads=os.environ.get("OMP_NUM_THREADS", "default"),
+                load_1min=None if load is None else round(load, 2), commit=commit,
+                date=_dt.date.today().isoformat())
+
+
+def load_store() -> dict:
+    if STORE.exists():
+        return json.loads(STORE.read_text())
+    return {"about": "chapter run times in seconds; written by benchmarks/chapter_times.py --record", "chapters": {}}
+
+
+def record(store: dict, profile: str, found: dict[str, dict]) -> None:
+    info = machine()
+    for stem, m in found.items():
+        entry = dict(seconds=round(m["seconds"], 1), claims=f"{m['passed']}/{m['claims']}", projected=False, **info)
+        store["chapters"].setdefault(stem, {})[profile] = entry
+    STORE.write_text(json.dumps(store, indent=1) + "\n")
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def table(store: dict) -> str:
+    now = {p: measured(p) for p in PROFILES}
+    rows = [("chapter", "quick (latest build)", "quick (recorded)", "paper (latest build)", "paper (recorded)")]
+    for stem in chapters():
+        rec = store["chapters"].get(stem, {})
+        cells = [stem]
+        for p in PROFILES:
+            m = now[p].get(stem)
+            cells.append("-" if m is None else f"{fmt_seconds(m['seconds'])} ({m['passed']}/{m['claims']})")
+            r = rec.get(p)
+            cells.append("-" if r is None else ("~" if r.get("projected") else "") + fmt_seconds(r.get("seconds")))
+        rows.append(tuple(cells))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [f"  ~ {stem}: {r['paper']['basis']}" for stem, r in store["chapters"].items()
+             if r.get("paper", {}).get("projected")]
+    return "\n".join(lines + (["", "projections (paper profile not run to completion here):"] + notes if notes else []))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", choices=PROFILES, help="execute the chapters in this profile first (no site)")
+    p.add_argument("--only", nargs="+", metavar="STEM", help="with --run: only these chapters")
+    p.add_argument("--record", action="store_true", help=f"store the latest builds' times in {STORE.relative_to(ROOT)}")
+    args = p.parse_args(argv)
+    if args.only and not args.run:
+        p.error("--only needs --run")
+    if args.run:
+        cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--profile", args.run, "--no-site",
+               "--stage", f"times-{args.run}"]
+        if args.only:
+            cmd += ["--only", *args.only]
+        rc = subprocess.run(cmd, cwd=ROOT).returncode
+        if rc:
+            print(f"[times] some chapters failed (exit {rc}); their times are not recorded", file=sys.stderr)
+    store = load_store()
+    if args.record:
+        for profile in PROFILES if not args.run else (args.run,):
+            found = {s: m for s, m in measured(profile).items() if m["passed"] == m["claims"]}
+            if args.only:
+                found = {s: m for s, m in found.items() if s in set(args.only)}
+            record(store, profile, found)
+    print(table(store))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
