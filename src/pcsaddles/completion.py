@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import dln
+from . import dln, pc
 from ._checks import check_data
-from .activations import Activation, get_activation
+from .activations import get_activation
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,35 +140,10 @@ def bp_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, 
     return zs[-1], grads
 
 
-def _errors(weights, zs, act: Activation, mask):
-    """Errors ``e_l`` and slopes ``f'(a_l) * e_l`` for ``zs = [x, z_1, ..., z_H, y]``; the output
-    error is multiplied by ``mask`` (if given)."""
-    last = len(weights) - 1
-    errors, slopes = [], []
-    for i, w in enumerate(weights):
-        a = zs[i] @ w.T  # (N, d_{i+1})
-        if i == last:
-            e = zs[i + 1] - a
-            if mask is not None:
-                e = mask * e
-            errors.append(e)
-            slopes.append(e)
-        elif act.is_linear:
-            e = zs[i + 1] - a
-            errors.append(e)
-            slopes.append(e)
-        else:
-            fa = act.f(a)
-            e = zs[i + 1] - fa
-            errors.append(e)
-            slopes.append(e * act.fprime(a, fa))
-    return errors, slopes
-
-
 def masked_energy(weights, activities, x, y, mask, activation: str = "linear") -> torch.Tensor:
     """``F = 1/(2N) sum_l ||e_l||^2`` with the output error ``mask * (y - W_L z_H)`` (paper normalisation)."""
     _check_mask(mask, y)
-    errors, _ = _errors(weights, [x, *activities, y], get_activation(activation), mask)
+    errors, _ = pc._errors(weights, [x, *activities, y], get_activation(activation), mask=mask)
     return 0.5 * sum(e.pow(2).sum() for e in errors) / x.shape[0]
 
 
@@ -184,10 +159,10 @@ def masked_infer(weights, x, y, mask, activation: str = "linear", dt: float = 0.
     act = get_activation(activation)
     with torch.no_grad():
         z = [t.detach().clone() for t in (init if init is not None else dln.forward(weights, x, activation)[:-1])]
+        first = x @ weights[0].T  # a_1: fixed for the whole run
         for _ in range(int(n_steps)):
-            errors, slopes = _errors(weights, [x, *z, y], act, mask)
-            for i in range(len(z)):
-                z[i] = z[i] - dt * (errors[i] - slopes[i + 1] @ weights[i + 1])  # (N, d_l)
+            grads = pc._activity_grads(weights, [x, *z, y], act, first, mask=mask)  # (N, d_l) each
+            z = [zi - dt * gi for zi, gi in zip(z, grads)]
     if not all(bool(torch.isfinite(t).all()) for t in z):
         raise FloatingPointError(f"masked PC inference diverged; lower dt={dt}")
     return z
@@ -197,7 +172,7 @@ def masked_weight_grads(weights, activities, x, y, mask, activation: str = "line
     """``dF/dW_l = -1/N (f'(a_l) * e_l)^T z_{l-1}`` of :func:`masked_energy` at the given activities."""
     _check_mask(mask, y)
     zs = [x, *activities, y]
-    _, slopes = _errors(weights, zs, get_activation(activation), mask)
+    _, slopes = pc._errors(weights, zs, get_activation(activation), mask=mask)
     return [-(s.T @ z) / x.shape[0] for s, z in zip(slopes, zs[:-1])]
 
 

@@ -44,11 +44,13 @@ class InferenceInfo:
 
 
 def _errors(weights: Sequence[torch.Tensor], zs: Sequence[torch.Tensor], act: Activation,
-            first: torch.Tensor | None = None):
+            first: torch.Tensor | None = None, *, mask: torch.Tensor | None = None):
     """Errors ``e_l`` and slopes ``eps_l = f_l'(a_l) * e_l`` for ``zs = [x, z_1, ..., z_H, y]``.
 
     ``first`` is the first layer's pre-activation ``a_1 = x W_1^T`` if already known: it does not
-    depend on the hidden activities, so loops over inference steps compute it once.
+    depend on the hidden activities, so loops over inference steps compute it once. ``mask`` (the
+    target's shape) multiplies the output error, ``e_L = mask * (y - W_L z_H)``: the output is
+    clamped to the observed entries only (matrix completion, :mod:`pcsaddles.completion`).
     """
     last = len(weights) - 1
     errors, slopes = [], []
@@ -56,6 +58,8 @@ def _errors(weights: Sequence[torch.Tensor], zs: Sequence[torch.Tensor], act: Ac
         a = first if i == 0 and first is not None else zs[i] @ w.T  # (N, d_{i+1})
         if i == last or act.is_linear:
             e = zs[i + 1] - a
+            if i == last and mask is not None:
+                e = mask * e
             errors.append(e)
             slopes.append(e)
         else:
@@ -66,10 +70,11 @@ def _errors(weights: Sequence[torch.Tensor], zs: Sequence[torch.Tensor], act: Ac
     return errors, slopes
 
 
-def _activity_grads(weights, zs, act, first: torch.Tensor | None = None) -> list[torch.Tensor]:
+def _activity_grads(weights, zs, act, first: torch.Tensor | None = None, *, mask: torch.Tensor | None = None
+                    ) -> list[torch.Tensor]:
     """Per-example ``dF_i/dz_l = e_l - W_{l+1}^T eps_{l+1}`` for the hidden layers, each ``(N, d_l)``
-    (``first`` as in :func:`_errors`)."""
-    errors, slopes = _errors(weights, zs, act, first)
+    (``first`` and ``mask`` as in :func:`_errors`)."""
+    errors, slopes = _errors(weights, zs, act, first, mask=mask)
     return [errors[i] - slopes[i + 1] @ weights[i + 1] for i in range(len(weights) - 1)]
 
 
