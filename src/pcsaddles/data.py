@@ -39,7 +39,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -394,14 +394,14 @@ def _idx_dataset(
     _check_dtype(dtype)
     search, target = _dirs(sub, data_dir, system)
     stems = IDX_FILES[split]
-    found = _find_idx(search, stems)
-    how = "read"
-    if found is None and download:
-        _download_all(title, mirrors, md5, target, search, stems, sub, extra_fix, first_fix)
-        found = _find_idx([target], stems)
-        how = "downloaded and checksum-verified, then read"
-    if found is None:
-        raise DataUnavailableError(_missing_message(title, split, search, stems, target, sub, extra_fix, first_fix))
+
+    def message(which: str | None) -> str:
+        return _missing_message(title, which, search, stems, target, sub, extra_fix, first_fix)
+
+    found, how = _find_or_download(
+        lambda dirs: _find_idx(dirs, stems), search, target, download, mirrors, md5,
+        missing=lambda: message(split), download_failed=lambda: message(None),  # a download fetches both splits
+    )
     images, labels = read_idx(found[0]), read_idx(found[1])
     _check_images(images, labels, (28, 28), found)
     mean, std = norm
@@ -419,15 +419,42 @@ def _idx_dataset(
     return Dataset(x, _one_hot(labels_t, dtype), labels_t, prov)
 
 
-def _download_all(title, mirrors, md5, target, search, stems, sub, extra_fix, first_fix) -> None:
-    if isinstance(mirrors, str) or not mirrors:
-        raise ValueError(f"mirrors must be a non-empty list of base URLs; received {mirrors!r}")
-    try:
-        for filename, digest in md5.items():
-            fetch([_join(base, filename) for base in mirrors], target / filename, md5=digest)
-    except DownloadError as err:
-        msg = _missing_message(title, None, search, stems, target, sub, extra_fix, first_fix)
-        raise DataUnavailableError(f"{msg}\nThe download failed:\n{err}") from err
+def _find_or_download(
+    find: Callable[[Sequence[Path]], Any],
+    search: Sequence[Path],
+    target: Path,
+    download: bool,
+    mirrors: Sequence[str],
+    files: dict[str, str],
+    *,
+    missing: Callable[[], str],
+    download_failed: Callable[[], str] | None = None,
+) -> tuple[Any, str]:
+    """Locate a dataset's files with ``find(dirs)`` (``None`` when absent) in ``search``; if absent
+    and ``download``, fetch every ``files`` entry (file name -> MD5) from the first of ``mirrors``
+    that serves it into ``target`` and look there.
+
+    Returns what ``find`` located and how (for the provenance). Raises ``ValueError`` for an empty
+    or string ``mirrors`` (only when a download is attempted) and :class:`DataUnavailableError`
+    with ``missing()`` when the files are absent, or with ``download_failed()`` (default
+    ``missing()``) and the downloader's report when the download failed.
+    """
+    found = find(search)
+    how = "read"
+    if found is None and download:
+        if isinstance(mirrors, str) or not mirrors:
+            raise ValueError(f"mirrors must be a non-empty list of base URLs; received {mirrors!r}")
+        try:
+            for filename, digest in files.items():
+                fetch([_join(base, filename) for base in mirrors], target / filename, md5=digest)
+        except DownloadError as err:
+            msg = (download_failed or missing)()
+            raise DataUnavailableError(f"{msg}\nThe download failed:\n{err}") from err
+        found = find([target])
+        how = "downloaded and checksum-verified, then read"
+    if found is None:
+        raise DataUnavailableError(missing())
+    return found, how
 
 
 def _find_idx(dirs: Sequence[Path], stems: Sequence[str]) -> tuple[Path, Path] | None:
@@ -515,20 +542,10 @@ def cifar10(
     check_choice("split", split, SPLITS)
     _check_dtype(dtype)
     search, target = _dirs("cifar10", data_dir)
-    found = _find_cifar(search)
-    how = "read"
-    if found is None and download:
-        mirrors = CIFAR10_MIRRORS if mirrors is None else mirrors
-        if isinstance(mirrors, str) or not mirrors:
-            raise ValueError(f"mirrors must be a non-empty list of base URLs; received {mirrors!r}")
-        try:
-            fetch([_join(base, CIFAR10_TARBALL) for base in mirrors], target / CIFAR10_TARBALL, md5=CIFAR10_MD5)
-        except DownloadError as err:
-            raise DataUnavailableError(f"{_cifar_missing(split, search, target)}\nThe download failed:\n{err}") from err
-        found = _find_cifar([target])
-        how = "downloaded and checksum-verified, then read"
-    if found is None:
-        raise DataUnavailableError(_cifar_missing(split, search, target))
+    found, how = _find_or_download(
+        _find_cifar, search, target, download, CIFAR10_MIRRORS if mirrors is None else mirrors,
+        {CIFAR10_TARBALL: CIFAR10_MD5}, missing=lambda: _cifar_missing(split, search, target),
+    )
     batches_ = [_read_cifar_batch(found, b) for b in CIFAR10_BATCHES[split]]
     pixels = np.concatenate([b[0] for b in batches_])  # (N, 3072) uint8
     labels = torch.from_numpy(np.concatenate([b[1] for b in batches_]))
