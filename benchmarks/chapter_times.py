@@ -132,6 +132,9 @@ def main(argv=None) -> int:
     p.add_argument("--run", choices=PROFILES, help="execute the chapters in this profile first (no site)")
     p.add_argument("--only", nargs="+", metavar="STEM", help="with --run: only these chapters")
     p.add_argument("--record", action="store_true", help=f"store the latest builds' times in {STORE.relative_to(ROOT)}")
+    p.add_argument("--project", nargs=3, metavar=("STEM", "SECONDS", "BASIS"),
+                   help="store a paper-profile projection for a chapter too long to run here: SECONDS and the "
+                   "measurement it is computed from (BASIS, one sentence)")
     args = p.parse_args(argv)
     if args.only and not args.run:
         p.error("--only needs --run")
@@ -150,6 +153,13 @@ def main(argv=None) -> int:
             if args.only:
                 found = {s: m for s, m in found.items() if s in set(args.only)}
             record(store, profile, found)
+    if args.project:
+        stem, seconds, basis = args.project
+        if stem not in chapters():
+            p.error(f"--project: no chapter {stem!r}; chapters are {chapters()}")
+        entry = dict(seconds=round(float(seconds), 1), projected=True, basis=basis, **machine())
+        store["chapters"].setdefault(stem, {})["paper"] = entry
+        STORE.write_text(json.dumps(store, indent=1) + "\n")
     print(table(store))
     return 0
 

@@ -84,3 +84,27 @@ def test_status_page_lists_every_chapter(site_dir: Path):
         assert record["chapter"] in page, f"status page misses {nb.stem}"
         for claim in record["claims"]:
             assert claim["id"] in page, f"status page misses claim {claim['id']} of {nb.stem}"
+
+
+def test_run_times_cover_every_chapter_in_both_profiles():
+    """benchmarks/chapter_times.json (shown on the status page) has, for every chapter, a measured
+    quick-profile time and a paper-profile time that is measured or an explicitly based projection."""
+    store = json.loads((ROOT / "benchmarks" / "chapter_times.json").read_text())["chapters"]
+    for nb in NOTEBOOKS:
+        assert nb.stem in store, f"no run time recorded for {nb.stem}: run benchmarks/chapter_times.py --record"
+        for profile in ("quick", "paper"):
+            entry = store[nb.stem].get(profile)
+            assert entry is not None, f"{nb.stem}: no {profile}-profile time in benchmarks/chapter_times.json"
+            assert entry["seconds"] > 0 and entry.get("date") and entry.get("cpu")
+            if entry.get("projected"):
+                assert entry.get("basis"), f"{nb.stem}: a projected {profile} time must say what it is based on"
+            else:
+                passed, total = map(int, entry["claims"].split("/"))
+                assert passed == total, f"{nb.stem}: recorded {profile} time of a run that failed claims"
+    assert set(store) <= {nb.stem for nb in NOTEBOOKS}, "chapter_times.json names chapters that are not in the book"
+
+
+@pytest.mark.book
+def test_status_page_shows_both_profiles_run_times(site_dir: Path):
+    page = (site_dir / "book" / "reproduction-status.html").read_text()
+    assert "Run times in both profiles" in page
