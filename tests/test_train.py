@@ -400,3 +400,25 @@ def test_saved_run_resumes_without_retraining(tmp_path):
     assert second["finite"] and not list(path.parent.glob(".*tmp*"))  # no temporary file left behind
     unsaved = train.saved_run(tmp_path / "b.npz", run, save=False)
     assert len(calls) == 2 and not (tmp_path / "b.npz").exists() and not unsaved["cached"]
+
+
+@pytest.mark.parametrize("act", ["linear", "tanh", "relu"])
+def test_masked_loss_grads_match_autograd(act):
+    gen = torch.Generator().manual_seed(11)
+    ws = [0.5 * torch.randn(b, a, generator=gen, dtype=torch.float64) for a, b in [(6, 5), (5, 5), (5, 4)]]
+    x = torch.randn(7, 6, generator=gen, dtype=torch.float64)
+    y = torch.randn(7, 4, generator=gen, dtype=torch.float64)
+    mask = (torch.rand(7, 4, generator=gen) > 0.3).to(torch.float64)
+    leaves = [w.clone().requires_grad_(True) for w in ws]
+    h = x
+    for i, w in enumerate(leaves):  # an independent autograd forward pass
+        h = h @ w.T
+        if i < len(leaves) - 1:
+            h = {"linear": lambda t: t, "tanh": torch.tanh, "relu": torch.relu}[act](h)
+    loss = 0.5 * (mask * (y - h)).pow(2).sum() / x.shape[0]
+    expected = torch.autograd.grad(loss, leaves)
+    _, got = train.loss_grads(ws, x, y, act, mask=mask)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="mask must be a tensor of y's shape"):
+        train.loss_grads(ws, x, y, act, mask=mask[:, :3])

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import dln, pc
+from . import dln, pc, train
 from ._checks import check_data
 from .activations import get_activation
 
@@ -119,25 +119,10 @@ def bp_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, 
     The output delta is ``2 mask * (f - y) / (N d)`` (``mask^2 = mask``); ``mask=None`` means all
     entries observed.
     """
-    check_data(weights, x, y)
     _check_mask(mask, y)
-    act = get_activation(activation)
-    last = len(weights) - 1
-    zs, pre = [x], []
-    for i, w in enumerate(weights):
-        a = zs[-1] @ w.T  # (N, d_{i+1})
-        pre.append(a)
-        zs.append(a if i == last or act.is_linear else act.f(a))
-    resid = zs[-1] - y if mask is None else mask * (zs[-1] - y)
-    delta = resid * (2.0 / y.numel())  # dL_mse/d(output), (N, d)
-    grads: list[torch.Tensor] = [delta] * len(weights)
-    for i in range(last, -1, -1):
-        grads[i] = delta.T @ zs[i]  # (d_{i+1}, d_i)
-        if i > 0:
-            delta = delta @ weights[i]  # (N, d_i)
-            if not act.is_linear:
-                delta = delta * act.fprime(pre[i - 1], zs[i])
-    return zs[-1], grads
+    out, grads = train.loss_grads(weights, x, y, activation, mask=mask)  # of 1/(2N) sum ||mask (f - y)||^2
+    scale = 2.0 / y.shape[1]  # L_mse = (2 / d) L
+    return out, [scale * g for g in grads]
 
 
 def masked_energy(weights, activities, x, y, mask, activation: str = "linear") -> torch.Tensor:

@@ -99,15 +99,20 @@ def reported_loss(out: torch.Tensor, y: torch.Tensor, report: str = "paper") -> 
 # gradients and single steps
 
 
-def loss_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, activation: str = "linear"
-               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def loss_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, activation: str = "linear",
+               mask: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Backpropagation: the output ``f_theta(x) (N, d_L)`` and ``dL/dW_l`` of the paper's loss (Eq. 1).
 
     ``L = 1/(2N) sum_i ||y_i - f_theta(x_i)||^2``, so the output delta is ``(f - y)/N`` and
     ``dL/dW_l = delta_l^T z_{l-1}`` with ``delta_{l-1} = (delta_l W_l) * f'(a_{l-1})``. No autograd
-    graph is built (one forward, one backward pass of matrix products).
+    graph is built (one forward, one backward pass of matrix products). With a 0/1 ``mask`` of
+    ``y``'s shape only the observed entries count: ``L = 1/(2N) sum ||mask * (y - f)||^2`` (the
+    matrix-completion task of Figure 6).
     """
     check_data(weights, x, y)
+    if mask is not None and (not isinstance(mask, torch.Tensor) or mask.shape != y.shape):
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a tensor of y's shape {tuple(y.shape)} (1 observed, 0 missing); received {got}")
     act = get_activation(activation)
     last = len(weights) - 1
     zs, pre = [x], []
@@ -116,6 +121,8 @@ def loss_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor
         pre.append(a)
         zs.append(a if i == last or act.is_linear else act.f(a))
     delta = (zs[-1] - y) / x.shape[0]  # dL/d(output), (N, d_L)
+    if mask is not None:
+        delta = delta * mask  # mask^2 = mask
     grads: list[torch.Tensor] = [delta] * len(weights)
     for i in range(last, -1, -1):
         grads[i] = delta.T @ zs[i]  # (d_{i+1}, d_i)
