@@ -148,10 +148,18 @@ def energy(net: Net, activities: Sequence[torch.Tensor], x: torch.Tensor, y: tor
     return 0.5 * sum(e.pow(2).sum() for e in errors) / x.shape[0]
 
 
-def activity_grads(net: Net, activities: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                   first: torch.Tensor | None = None) -> list[torch.Tensor]:
+def activity_grads(net: Net, activities: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     """Per-example ``dF_i/dz_l = e_l - J_{l+1}^T e_{l+1}`` for the hidden activities (autograd
     vector-Jacobian products; ``J_{l+1}`` is the Jacobian of ``block_{l+1}`` at ``z_l``)."""
+    net._check_x(x, y)
+    _check_activities(net, activities, x)
+    with torch.no_grad():
+        first = net.blocks[0](x)
+    return _activity_grads(net, activities, y, first)
+
+
+def _activity_grads(net: Net, activities, y, first):
+    """:func:`activity_grads` without checks, with ``first = block_1(x)`` precomputed (the loop)."""
     zs = [z.detach().requires_grad_(True) for z in activities]
     with torch.enable_grad():
         preds = [b(z) for b, z in zip(net.blocks[1:], zs)]
@@ -159,7 +167,6 @@ def activity_grads(net: Net, activities: Sequence[torch.Tensor], x: torch.Tensor
         errors = [t.detach() - p for t, p in zip(targets, preds)]  # e_2 .. e_L
         # d/dz_l of 1/2 ||e_{l+1}||^2 = -J^T e_{l+1}: backpropagate e_{l+1} through the predictions
         back = torch.autograd.grad(preds, zs, grad_outputs=[-e.detach() for e in errors])
-    first = first if first is not None else net.blocks[0](x)
     own = [activities[0] - first] + [z - p.detach() for z, p in zip(activities[1:], preds[:-1])]
     return [o + b for o, b in zip(own, back)]
 
@@ -177,8 +184,10 @@ def infer(net: Net, x: torch.Tensor, y: torch.Tensor, n_steps: int = 50, dt: flo
         zs = net.forward(x)[:-1] if init is None else [z.detach().clone() for z in init]
         _check_activities(net, zs, x)
         first = net.blocks[0](x)  # constant during inference
+    if not zs:  # a single block: no hidden activities to infer
+        return zs
     for _ in range(n_steps):
-        grads = activity_grads(net, zs, x, y, first)
+        grads = _activity_grads(net, zs, y, first)
         with torch.no_grad():
             zs = [z - dt * g for z, g in zip(zs, grads)]
     return zs
