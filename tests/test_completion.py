@@ -155,3 +155,17 @@ def test_run_bp_checkpoints_and_divergence():
         assert C.numerical_rank(C.dln.forward(c.weights, task.x)[-1]) == r
     bad = C.run_bp(ws, task, lr=1e3, max_iter=100, checkpoints=False)
     assert bad.diverged and bad.converged is None
+
+
+def test_run_pc_reports_divergent_inference_instead_of_raising():
+    """Euler inference with dt far above 2 / lambda_max of the activity Hessian blows up; the run
+    stops, keeps the iterations it finished, and says so."""
+    task = C.make_task(n=6, rank=2, seed=0)
+    ws = init.gaussian([6, 8, 8, 6], 1.0, seed=0)
+    lam_max = max(torch.linalg.eigvalsh(C.dln.activity_hessian(ws)).max().item(), 1.0)
+    run = C.run_pc(ws, task, dt=50.0 / lam_max, n_steps=200, max_iter=5)
+    assert run.diverged and run.converged is None and len(run.loss) == 0
+    with pytest.raises(FloatingPointError, match="diverged"):
+        C.masked_infer(ws, task.x, task.target, task.mask, dt=50.0 / lam_max, n_steps=200)
+    fine = C.run_pc(ws, task, dt=1.0 / lam_max, max_iter=3)  # a stable step
+    assert not fine.diverged and len(fine.loss) == 3

@@ -234,7 +234,11 @@ def _run(rule, weights, task, lr, activation, max_iter, stop_loss, n_steps, dt, 
             else:
                 layers = dln.forward(ws, x, activation)
                 out = layers[-1]
-                z = masked_infer(ws, x, y, pc_mask, activation, dt, n_steps, init=layers[:-1])
+                try:
+                    z = masked_infer(ws, x, y, pc_mask, activation, dt, n_steps, init=layers[:-1])
+                except FloatingPointError:
+                    diverged = True  # inference blew up at these weights: report, keep the finished iterations
+                    break
                 grads = [n * g for g in masked_weight_grads(ws, z, x, y, pc_mask, activation)]  # 1/2 batch sum
             loss[it] = float(masked_mse(out, y, m))
             gnorm[it] = float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
