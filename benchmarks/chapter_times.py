@@ -63,7 +63,9 @@ def measured(profile: str) -> dict[str, dict]:
         if rec.get("profile") != profile:
             continue
         claims = rec.get("claims", [])
-        out[path.stem] = dict(seconds=float(rec["seconds"]), passed=sum(c["passed"] for c in claims), claims=len(claims))
+        out[path.stem] = dict(seconds=float(rec["seconds"]), passed=sum(c["passed"] for c in claims), claims=len(claims),
+                              environment=rec.get("environment", {}),
+                              data=sorted({d.get("name", "?") for d in rec.get("data", [])}))
     return out
 
 
@@ -93,6 +95,10 @@ def record(store: dict, profile: str, found: dict[str, dict]) -> None:
     info = machine()
     for stem, m in found.items():
         entry = dict(seconds=round(m["seconds"], 1), claims=f"{m['passed']}/{m['claims']}", projected=False, **info)
+        env = m.get("environment") or {}
+        if env:  # what the run itself saw (the record's environment), rather than the machine at --record time
+            entry.update(torch_threads=env.get("torch_threads"), load_1min=env.get("load_1min"), gpu=env.get("gpu"))
+        entry["data"] = m.get("data", [])
         store["chapters"].setdefault(stem, {})[profile] = entry
     STORE.write_text(json.dumps(store, indent=1) + "\n")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -38,7 +39,9 @@ def test_finish_writes_the_documented_json(claims_dir):
     path = claims_dir / "theorem-1-equilibrated-energy.json"
     written = json.loads(path.read_text())
     assert written == returned
-    assert set(written) == {"chapter", "profile", "seconds", "data", "claims"}
+    assert set(written) == {"chapter", "profile", "seconds", "environment", "data", "claims"}
+    assert written["environment"]["torch_threads"] == torch.get_num_threads()
+    assert written["environment"]["cpu_count"] == os.cpu_count()
     assert written["chapter"] == "Theorem 1" and written["profile"] == "quick"
     assert isinstance(written["seconds"], float) and written["seconds"] >= 0
     assert written["data"] == [{"name": "toy", "source": "N(1, 0.1^2), y = -x", "n": 64}]

@@ -4,7 +4,7 @@ A chapter creates a :class:`Reproduction` at its start, registers the data it us
 :meth:`Reproduction.check` per claim, and calls :meth:`Reproduction.finish` in its last cell. That
 writes ``<claims dir>/<notebook-stem>.json``::
 
-    {"chapter", "profile", "seconds", "data": [provenance...],
+    {"chapter", "profile", "seconds", "environment", "data": [provenance...],
      "claims": [{"id", "statement", "value", "target", "passed"}]}
 
 and raises AssertionError naming every failed claim, so a failed reproduction fails the
@@ -23,6 +23,24 @@ from pathlib import Path
 from typing import Any
 
 from .profiles import PROFILES
+
+
+def environment() -> dict[str, Any]:
+    """Where a chapter ran: torch version and threads, the GPU if torch sees one, CPU count and
+    the 1-minute load average at the end of the run (run times depend on all of them)."""
+    import torch
+
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except OSError:
+        load = None
+    return {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "load_1min": load,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
 
 
 def claims_dir() -> Path:
@@ -85,6 +103,7 @@ class Reproduction:
             "chapter": self.chapter,
             "profile": self.profile,
             "seconds": round(time.perf_counter() - self.started, 2),
+            "environment": environment(),
             "data": self.data,
             "claims": self.claims,
         }
