@@ -68,9 +68,17 @@ def resolve(entry: str) -> Path:
     raise SystemExit(f"_toc.yml lists {entry!r} but neither {entry}.ipynb nor {entry}.md exists")
 
 
-def stage_sources() -> None:
+def stage_sources(keep_executed: set[str] = frozenset()) -> None:
+    """Copy the book's sources into STAGE. Executed notebooks named in ``keep_executed`` (stems)
+    that are already staged are kept, so that building a few chapters with ``--only`` does not
+    throw away the other chapters executed by an earlier build (a paper build done in pieces)."""
     if not (ROOT / "_mathjax" / "mathjax" / "tex-mml-chtml.js").exists():
         raise SystemExit("MathJax is not bundled yet (_mathjax/ is missing): run `bash scripts/setup.sh` first")
+    kept = {}
+    for stem in keep_executed:
+        path = STAGE / "book" / f"{stem}.ipynb"
+        if path.exists():
+            kept[stem] = path.read_bytes()
     if STAGE.exists():
         shutil.rmtree(STAGE)
     STAGE.mkdir(parents=True)
@@ -79,6 +87,8 @@ def stage_sources() -> None:
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "_build")
     shutil.copytree(ROOT / "book", STAGE / "book", ignore=ignore)
     shutil.copytree(ROOT / "_mathjax", STAGE / "_mathjax")
+    for stem, content in kept.items():
+        (STAGE / "book" / f"{stem}.ipynb").write_bytes(content)
 
 
 def hide_injected_parameters(path: Path) -> None:
@@ -290,7 +300,8 @@ def main() -> int:
         # machine with other load their spin-waiting costs 10-100x. Set OMP_NUM_THREADS to override.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    stage_sources()
+    # with --only, keep the chapters executed by earlier builds into this staging folder
+    stage_sources({nb.stem for nb in notebooks} - {nb.stem for nb in to_run} if args.only else set())
     failures: dict[str, str] = {}
     for nb in to_run:
         print(f"[book] executing {nb.relative_to(ROOT)} (profile {args.profile}) ...", flush=True)
