@@ -70,19 +70,15 @@ def measured(profile: str) -> dict[str, dict]:
 
 
 def machine() -> dict:
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = None
+    """The machine and commit of a recording (the thread count and load of the run itself come from
+    the chapter's record, see :func:`record`)."""
     try:
         cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                     if line.startswith("model name")), platform.processor())
     except OSError:
         cpu = platform.processor()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return dict(cpu=cpu, cores=os.cpu_count(), omp_threads=os.environ.get("OMP_NUM_THREADS", "default"),
-                load_1min=None if load is None else round(load, 2), commit=commit,
-                date=_dt.date.today().isoformat())
+    return dict(cpu=cpu, cores=os.cpu_count(), commit=commit, date=_dt.date.today().isoformat())
 
 
 def load_store() -> dict:
@@ -95,9 +91,8 @@ def record(store: dict, profile: str, found: dict[str, dict]) -> None:
     info = machine()
     for stem, m in found.items():
         entry = dict(seconds=round(m["seconds"], 1), claims=f"{m['passed']}/{m['claims']}", projected=False, **info)
-        env = m.get("environment") or {}
-        if env:  # what the run itself saw (the record's environment), rather than the machine at --record time
-            entry.update(torch_threads=env.get("torch_threads"), load_1min=env.get("load_1min"), gpu=env.get("gpu"))
+        env = m.get("environment") or {}  # what the run itself saw (None: a record without it)
+        entry.update(torch_threads=env.get("torch_threads"), load_1min=env.get("load_1min"), gpu=env.get("gpu"))
         entry["data"] = m.get("data", [])
         store["chapters"].setdefault(stem, {})[profile] = entry
     STORE.write_text(json.dumps(store, indent=1) + "\n")
@@ -164,6 +159,7 @@ def main(argv=None) -> int:
         if stem not in chapters():
             p.error(f"--project: no chapter {stem!r}; chapters are {chapters()}")
         entry = dict(seconds=round(float(seconds), 1), projected=True, basis=basis, **machine())
+        entry["data"] = []
         store["chapters"].setdefault(stem, {})["paper"] = entry
         STORE.write_text(json.dumps(store, indent=1) + "\n")
     print(table(store))

@@ -186,11 +186,21 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
             if r is None:
                 cells.append("not measured")
                 continue
+            extra = [r["date"]] if r.get("date") else []
+            if r.get("torch_threads"):
+                extra.append(f"{r['torch_threads']} thread" + ("s" if r["torch_threads"] > 1 else ""))
+            if r.get("gpu"):
+                extra.append(r["gpu"])
+            if profile == "paper" and "mnist_subset" in r.get("data", []):
+                extra.append("MNIST: the 5 000-image subset")
             cells.append(("~" if r.get("projected") else "") + _duration(r.get("seconds"))
-                         + (f" ({r['date']})" if r.get("date") else ""))
+                         + (f" ({', '.join(extra)})" if extra else ""))
             if r.get("projected"):
                 notes.append(f"- {title}: {r['basis']}")
         lines.append(f"| {title} | {cells[0]} | {cells[1]} |")
+    remarks = sorted({r["note"] for rec in store.values() for r in rec.values() if r.get("note")})
+    if remarks:
+        lines += ["", "Conditions of the measured runs: " + "; ".join(remarks) + "."]
     if notes:
         lines += ["", "Projections:", "", *notes]
     return lines + [""]
