@@ -131,14 +131,14 @@ def table(store: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", choices=PROFILES, help="execute the chapters in this profile first (no site)")
-    p.add_argument("--only", nargs="+", metavar="STEM", help="with --run: only these chapters")
+    p.add_argument("--only", nargs="+", metavar="STEM", help="with --run / --record: only these chapters")
     p.add_argument("--record", action="store_true", help=f"store the latest builds' times in {STORE.relative_to(ROOT)}")
     p.add_argument("--project", nargs=3, metavar=("STEM", "SECONDS", "BASIS"),
                    help="store a paper-profile projection for a chapter too long to run here: SECONDS and the "
                    "measurement it is computed from (BASIS, one sentence)")
     args = p.parse_args(argv)
-    if args.only and not args.run:
-        p.error("--only needs --run")
+    if args.only and not (args.run or args.record):
+        p.error("--only needs --run or --record")
     if args.run:
         cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--profile", args.run, "--no-site",
                "--stage", f"times-{args.run}"]
