@@ -186,7 +186,7 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
             if r is None:
                 cells.append("not measured")
                 continue
-            extra = [r["date"]] if r.get("date") else []
+            extra = []
             if r.get("torch_threads"):
                 extra.append(f"{r['torch_threads']} thread" + ("s" if r["torch_threads"] > 1 else ""))
             if r.get("gpu"):
@@ -198,6 +198,9 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
             if r.get("projected"):
                 notes.append(f"- {title}: {r['basis']}")
         lines.append(f"| {title} | {cells[0]} | {cells[1]} |")
+    dates = sorted({r["date"] for rec in store.values() for r in rec.values() if r.get("date")})
+    if dates:
+        lines += ["", f"Recorded on {', '.join(dates)}."]
     remarks = sorted({r["note"] for rec in store.values() for r in rec.values() if r.get("note")})
     if remarks:
         lines += ["", "Conditions of the measured runs: " + "; ".join(remarks) + "."]
