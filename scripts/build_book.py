@@ -177,7 +177,7 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
         "| chapter | quick | paper |",
         "|---|---|---|",
     ]
-    notes = []
+    notes, failed = [], []
     for title, path in chapters:
         rec = store.get(path.stem, {})
         cells = []
@@ -197,6 +197,9 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
                          + (f" ({', '.join(extra)})" if extra else ""))
             if r.get("projected"):
                 notes.append(f"- {title}: {r['basis']}")
+            if r.get("failed_note"):
+                cells[-1] += f", {r['claims']} claims (see below)"
+                failed.append(f"- {title}, {profile} profile: {r['failed_note']}")
         lines.append(f"| {title} | {cells[0]} | {cells[1]} |")
     dates = sorted({r["date"] for rec in store.values() for r in rec.values() if r.get("date")})
     if dates:
@@ -206,6 +209,8 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
         lines += ["", "Conditions of the measured runs: " + "; ".join(remarks) + "."]
     if notes:
         lines += ["", "Projections:", "", *notes]
+    if failed:
+        lines += ["", "Recorded runs in which claims failed:", "", *failed]
     return lines + [""]
 
 
