@@ -18,16 +18,6 @@ from reference import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """PC inference is thousands of tiny tensor operations; with 2 intra-op threads on a busy 2-core
-    machine they run ~60x slower (OpenMP/MKL synchronisation) than on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # ------------------------------------------------------------------------------------------------
 # products, forward pass, loss
 

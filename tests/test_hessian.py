@@ -15,22 +15,6 @@ import torch
 from pcsaddles import dln, hessian
 from reference import F64, fd_grad, moments, origin_hessian_by_index, random_data, random_net, torch_fstar, tt, zeros
 
-# torch 2.13 scripts its forward-mode-AD decompositions with the deprecated torch.jit.script the first
-# time forward AD runs in a process (torch._decomp.decompositions_for_jvp). torch.func.hessian, hvp and
-# extreme_eigenvalues all use forward AD; the warning comes from inside torch, not from pcsaddles, so
-# this module ignores exactly that message and nothing else.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """PC inference is thousands of tiny tensor operations; with 2 intra-op threads on a busy 2-core
-    machine they run ~60x slower (OpenMP/MKL synchronisation) than on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def independent_hessian(fun, ws):
     """Hessian by torch.autograd.functional (reverse-over-reverse) on a vector split by hand."""

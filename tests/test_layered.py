@@ -18,7 +18,7 @@ import pytest
 import torch
 from torch import nn
 
-from pcsaddles import init, layered, pc, train
+from pcsaddles import layered, pc, train
 
 F64 = torch.float64
 

@@ -16,16 +16,6 @@ import torch
 from pcsaddles import dln, hessian, minima
 
 F64 = torch.float64
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These problems are small dense matrices, where intra-op threading only adds overhead."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def hess(fn, ws):

@@ -26,16 +26,6 @@ def _torch_warns_every_time():
     torch.set_warn_always(previous)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """PC inference is thousands of tiny tensor operations; with 2 intra-op threads on a busy 2-core
-    machine they run ~60x slower (OpenMP/MKL synchronisation) than on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def linear_system(seed=0, eigenvalues=(0.3, 1.0, 2.0, 3.0)):
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.standard_normal((len(eigenvalues), len(eigenvalues))))

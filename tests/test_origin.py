@@ -20,11 +20,6 @@ import torch
 from pcsaddles import dln, hessian, origin, pc
 from reference import eq5_ref, eq8_by_index, fd_hessian, loss_ref, tt, zeros
 
-# torch 2.13 scripts its forward-mode-AD decompositions with the deprecated torch.jit.script the
-# first time forward AD runs in a process (torch._decomp.decompositions_for_jvp); torch.func.hessian
-# and Hessian-vector products use forward AD. Ignore exactly that message from inside torch.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
 # ------------------------------------------------------------------------------------------------
 # data and autodiff helpers (the independent references live in reference.py)
 

@@ -37,16 +37,6 @@ def _torch_warns_every_time():
     torch.set_warn_always(previous)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """PC inference is thousands of tiny tensor operations; with 2 intra-op threads on a busy 2-core
-    machine they run ~60x slower (OpenMP/MKL synchronisation) than on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # ------------------------------------------------------------------------------------------------
 # independent references used only here (shared ones live in reference.py)
 

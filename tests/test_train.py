@@ -24,16 +24,6 @@ TORCH_ACT = {"linear": lambda a: a, "tanh": torch.tanh, "relu": torch.relu}
 # independent references
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The networks here are tiny: one thread avoids multi-threaded BLAS synchronisation, which
-    dominates at this size (100x slower on a busy 2-core machine). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def net(widths, std=0.5, seed=0, dtype=F64):
     gen = torch.Generator().manual_seed(seed)
     return [(std * torch.randn(o, i, generator=gen, dtype=F64)).to(dtype) for i, o in zip(widths[:-1], widths[1:])]

@@ -19,20 +19,6 @@ from reference import eq5_ref, fd_hessian
 
 F64 = torch.float64
 
-# torch.func.hessian uses forward AD, whose first use in a process scripts decompositions with the
-# deprecated torch.jit.script (a warning from inside torch); ignore exactly that message.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These problems are small dense matrices, where intra-op threading only adds overhead."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def rand(gen, *shape, scale=1.0):
     return scale * torch.randn(*shape, generator=gen, dtype=F64)
 
