@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from pcsaddles import dln, hessian, minima
+from reference import fd_hessian, rescaling_ref, torch_fstar
 
 F64 = torch.float64
 
@@ -57,19 +58,8 @@ def test_a37_chain_by_finite_differences():
     def loss(v):
         return 0.5 * np.mean((0.7 * x - v[0] * v[1] * v[2] * x) ** 2)
 
-    def fd(f, v, h=1e-4):
-        v = np.array(v)
-        out = np.zeros((3, 3))
-        for i in range(3):
-            for j in range(3):
-                acc = 0.0
-                for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-                    t = v.copy()
-                    t[i] += si * h
-                    t[j] += sj * h
-                    acc += si * sj * f(t)
-                out[i, j] = acc / (4 * h * h)
-        return out
+    def fd(f, v):  # reference.fd_hessian on the three 1x1 weights
+        return fd_hessian(lambda m: f([m[0][0, 0], m[1][0, 0], m[2][0, 0]]), [1, 1, 1, 1], at=np.array(v))
 
     s = 1 + ws[2] ** 2 + (ws[2] * ws[1]) ** 2
     assert np.abs(fd(f_star, ws) - fd(loss, ws) / s).max() < 1e-6
@@ -139,7 +129,7 @@ def test_inf_rescaling_path_drives_energy_to_zero():
     y = torch.randn(50, 2, generator=gen, dtype=F64)  # not a linear function of x: non-realizable
     w_ls = torch.linalg.lstsq(x, y).solution.T
     ws = minima.fit_end_to_end([3, 4, 4, 2], w_ls, seed=2)
-    s = dln.rescaling(ws).numpy()
+    s = rescaling_ref([w.numpy() for w in ws])  # S summed term by term, independent of the package
     kappa, u = np.linalg.eigh(s - np.eye(2))
     r = (y - x @ w_ls.T).numpy()
     psi = r.T @ r / len(r)
@@ -210,12 +200,12 @@ def test_energy_descent_matches_manual_steps_and_drifts_on_non_realizable_data()
     ws = minima.fit_end_to_end([3, 4, 2], torch.linalg.lstsq(x, y).solution.T, seed=0)
     hist = minima.energy_descent(ws, x, y, lr=0.1, n_steps=3, record=[0, 3])
     manual = [w.clone() for w in ws]
-    for _ in range(3):  # plain gradient steps with autodiff of Eq. 5 (numpy-free but step-by-step)
-        g = hessian.gradient(lambda v: dln.equilibrated_energy(v, x, y), manual)
+    for _ in range(3):  # plain gradient steps with autodiff of Eq. 5 written with an explicit inverse
+        g = hessian.gradient(lambda v: torch_fstar(v, x, y), manual)
         flat = hessian.flatten(manual) - 0.1 * g
         manual = hessian.unflatten(flat, [tuple(w.shape) for w in ws])
     assert hist["step"] == [0, 3]
-    assert hist["energy"][1] == pytest.approx(dln.equilibrated_energy(manual, x, y).item(), rel=1e-12)
+    assert hist["energy"][1] == pytest.approx(torch_fstar(manual, x, y).item(), rel=1e-12)
     assert hist["norms"][1][-1] == pytest.approx(manual[-1].norm().item(), rel=1e-12)
     long = minima.energy_descent(ws, x, y, lr=0.1, n_steps=400, record=[0, 400])
     assert long["energy"][1] < long["energy"][0]
