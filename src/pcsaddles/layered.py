@@ -163,34 +163,52 @@ def _activity_grads(net: Net, activities, y, first):
     zs = [z.detach().requires_grad_(True) for z in activities]
     with torch.enable_grad():
         preds = [b(z) for b, z in zip(net.blocks[1:], zs)]
-        targets = [*zs[1:], y]
-        errors = [t.detach() - p for t, p in zip(targets, preds)]  # e_2 .. e_L
-        # d/dz_l of 1/2 ||e_{l+1}||^2 = -J^T e_{l+1}: backpropagate e_{l+1} through the predictions
-        back = torch.autograd.grad(preds, zs, grad_outputs=[-e.detach() for e in errors])
-    own = [activities[0] - first] + [z - p.detach() for z, p in zip(activities[1:], preds[:-1])]
+        # e_2 .. e_L; d/dz_l of 1/2 ||e_{l+1}||^2 = -J^T e_{l+1}: backpropagate -e_{l+1} through the predictions
+        errors = [t.detach() - p.detach() for t, p in zip([*activities[1:], y], preds)]
+        back = torch.autograd.grad(preds, zs, grad_outputs=[-e for e in errors])
+    own = [activities[0] - first, *errors[:-1]]  # e_1 .. e_{L-1}
     return [o + b for o, b in zip(own, back)]
+
+
+def _euler(net: Net, y, zs, first, n_steps: int, dt: float) -> list[torch.Tensor]:
+    """The unchecked Euler loop from activities ``zs`` (not modified)."""
+    for _ in range(n_steps if zs else 0):  # a single block has no hidden activities
+        grads = _activity_grads(net, zs, y, first)
+        with torch.no_grad():
+            zs = [z - dt * g for z, g in zip(zs, grads)]
+    return zs
 
 
 def infer(net: Net, x: torch.Tensor, y: torch.Tensor, n_steps: int = 50, dt: float = 0.1,
           init: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
     """``n_steps`` explicit Euler steps ``z <- z - dt dF_i/dz`` on the hidden activities from the
-    feed-forward pass (or ``init``). Returns the hidden activities (detached)."""
+    feed-forward pass (or ``init``, which is not modified). Returns the hidden activities (detached)."""
     net._check_x(x, y)
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ValueError(f"n_steps must be a non-negative int; received {n_steps!r}")
     if not dt > 0:
         raise ValueError(f"dt must be positive; received {dt}")
     with torch.no_grad():
-        zs = net.forward(x)[:-1] if init is None else [z.detach().clone() for z in init]
-        _check_activities(net, zs, x)
+        if init is None:
+            zs = net.forward(x)[:-1]
+        else:
+            _check_activities(net, init, x)
+            zs = [z.detach() for z in init]
         first = net.blocks[0](x)  # constant during inference
-    if not zs:  # a single block: no hidden activities to infer
-        return zs
-    for _ in range(n_steps):
-        grads = _activity_grads(net, zs, y, first)
-        with torch.no_grad():
-            zs = [z - dt * g for z, g in zip(zs, grads)]
-    return zs
+    return _euler(net, y, zs, first, n_steps, dt)
+
+
+def _weight_grads(net: Net, zs) -> list[torch.Tensor]:
+    """:func:`weight_grads` without checks, ``zs = [x, z_1, ..., z_{L-1}, y]`` (detached)."""
+    for p in net.params:
+        p.requires_grad_(True)
+    try:
+        with torch.enable_grad():
+            f = 0.5 * sum(e.pow(2).sum() for e in _errors(net, zs)) / zs[0].shape[0]
+            return list(torch.autograd.grad(f, net.params))
+    finally:
+        for p in net.params:
+            p.requires_grad_(False)
 
 
 def weight_grads(net: Net, activities: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
@@ -198,16 +216,7 @@ def weight_grads(net: Net, activities: Sequence[torch.Tensor], x: torch.Tensor, 
     of ``net.params``."""
     net._check_x(x, y)
     _check_activities(net, activities, x)
-    zs = [x, *[a.detach() for a in activities], y]
-    for p in net.params:
-        p.requires_grad_(True)
-    try:
-        with torch.enable_grad():
-            f = 0.5 * sum(e.pow(2).sum() for e in _errors(net, zs)) / x.shape[0]
-            return list(torch.autograd.grad(f, net.params))
-    finally:
-        for p in net.params:
-            p.requires_grad_(False)
+    return _weight_grads(net, [x, *[a.detach() for a in activities], y])
 
 
 def loss_grads(net: Net, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -228,10 +237,13 @@ def loss_grads(net: Net, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
 
 def pc_grads(net: Net, x: torch.Tensor, y: torch.Tensor, n_steps: int = 50, dt: float = 0.1):
     """Feed-forward output, ``dF/dtheta`` after ``n_steps`` Euler steps, and the activities."""
+    net._check_x(x, y)
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative int; received {n_steps!r}")
     with torch.no_grad():
-        layers = net.forward(x)
-    z = infer(net, x, y, n_steps, dt, init=layers[:-1])
-    return layers[-1], weight_grads(net, z, x, y), z
+        layers = net.forward(x)  # layers[0] = block_1(x), constant during inference
+    z = _euler(net, y, layers[:-1], layers[0], n_steps, dt)
+    return layers[-1], _weight_grads(net, [x, *z, y]), z
 
 
 # --------------------------------------------------------------------------------------------
