@@ -599,3 +599,18 @@ def test_bad_input_messages():
         pc.infer(ws, x, y, tol=0)
     with pytest.raises(ValueError, match=r"rtol > 0 .*received rtol=-0.001"):
         pc.infer(ws, x, y, method="heun", rtol=-1e-3)
+
+
+def test_masked_inference_options():
+    """A mask of ones is plain PC; exact inference has no masked variant; a wrong-shaped mask is refused."""
+    gen = torch.Generator().manual_seed(3)
+    ws = [0.5 * torch.randn(b, a, generator=gen, dtype=torch.float64) for a, b in [(4, 5), (5, 5), (5, 3)]]
+    x = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    y = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    ones = torch.ones_like(y)
+    for a, b in zip(pc.infer(ws, x, y, "tanh", mask=ones), pc.infer(ws, x, y, "tanh")):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="no masked variant"):
+        pc.infer(ws, x, y, method="exact", mask=ones)
+    with pytest.raises(ValueError, match="target's shape"):
+        pc.infer(ws, x, y, mask=ones[:, :2])

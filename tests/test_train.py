@@ -410,5 +410,5 @@ def test_masked_loss_grads_match_autograd(act):
     _, got = train.loss_grads(ws, x, y, act, mask=mask)
     for a, b in zip(got, expected):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
-    with pytest.raises(ValueError, match="mask must be a tensor of y's shape"):
+    with pytest.raises(ValueError, match="mask must be a tensor of the target's shape"):
         train.loss_grads(ws, x, y, act, mask=mask[:, :3])

@@ -40,7 +40,6 @@ import numpy as np
 import torch
 
 from . import dln, pc, train
-from ._checks import check_data
 from .activations import get_activation
 
 
@@ -107,11 +106,6 @@ def numerical_rank(out: torch.Tensor, tol: float = 0.1) -> int:
 # gradients
 
 
-def _check_mask(mask, y):
-    if mask is not None and tuple(mask.shape) != tuple(y.shape):
-        raise ValueError(f"mask must have the target's shape {tuple(y.shape)}; received {tuple(mask.shape)}")
-
-
 def bp_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None,
              activation: str = "linear") -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Output ``f (N, d)`` and ``dL_mse/dW_l`` by backpropagation, ``L_mse = mean((mask * (f - y))^2)``.
@@ -119,46 +113,33 @@ def bp_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, 
     The output delta is ``2 mask * (f - y) / (N d)`` (``mask^2 = mask``); ``mask=None`` means all
     entries observed.
     """
-    _check_mask(mask, y)
     out, grads = train.loss_grads(weights, x, y, activation, mask=mask)  # of 1/(2N) sum ||mask (f - y)||^2
-    scale = 2.0 / y.shape[1]  # L_mse = (2 / d) L
+    scale = train.grad_scale("bp", "authors", x.shape[0], y.shape[1])  # L_mse = (2 / d) L
     return out, [scale * g for g in grads]
 
 
 def masked_energy(weights, activities, x, y, mask, activation: str = "linear") -> torch.Tensor:
     """``F = 1/(2N) sum_l ||e_l||^2`` with the output error ``mask * (y - W_L z_H)`` (paper normalisation)."""
-    _check_mask(mask, y)
+    pc._check_mask(mask, y)
     errors, _ = pc._errors(weights, [x, *activities, y], get_activation(activation), mask=mask)
     return 0.5 * sum(e.pow(2).sum() for e in errors) / x.shape[0]
 
 
 def masked_infer(weights, x, y, mask, activation: str = "linear", dt: float = 0.1, n_steps: int = 50,
                  init: Sequence[torch.Tensor] | None = None) -> list[torch.Tensor]:
-    """``n_steps`` explicit Euler steps ``z_l <- z_l - dt (e_l - W_{l+1}^T (f' * e_{l+1}))`` on the
-    hidden activities (per example, as :func:`pcsaddles.pc.infer`), from the feed-forward pass
-    unless ``init`` is given, with the masked output error. ``mask=None``: plain PC (full clamp)."""
-    check_data(weights, x, y)
-    _check_mask(mask, y)
-    if not (dt > 0 and int(n_steps) == n_steps and n_steps >= 0):
-        raise ValueError(f"need dt > 0 and an integer n_steps >= 0; received dt={dt}, n_steps={n_steps}")
-    act = get_activation(activation)
-    with torch.no_grad():
-        z = [t.detach().clone() for t in (init if init is not None else dln.forward(weights, x, activation)[:-1])]
-        first = x @ weights[0].T  # a_1: fixed for the whole run
-        for _ in range(int(n_steps)):
-            grads = pc._activity_grads(weights, [x, *z, y], act, first, mask=mask)  # (N, d_l) each
-            z = [zi - dt * gi for zi, gi in zip(z, grads)]
-    if not all(bool(torch.isfinite(t).all()) for t in z):
-        raise FloatingPointError(f"masked PC inference diverged; lower dt={dt}")
-    return z
+    """``n_steps`` explicit Euler steps of :func:`pcsaddles.pc.infer` (its in-place loop), from the
+    feed-forward pass unless ``init`` is given, with the masked output error. ``mask=None``: plain PC
+    (full clamp). Raises FloatingPointError if the activities become non-finite."""
+    try:
+        return pc.infer(weights, x, y, activation, method="euler", dt=dt, n_steps=n_steps, init=init, mask=mask)
+    except FloatingPointError:
+        raise FloatingPointError(f"masked PC inference diverged; lower dt={dt}") from None
 
 
 def masked_weight_grads(weights, activities, x, y, mask, activation: str = "linear") -> list[torch.Tensor]:
-    """``dF/dW_l = -1/N (f'(a_l) * e_l)^T z_{l-1}`` of :func:`masked_energy` at the given activities."""
-    _check_mask(mask, y)
-    zs = [x, *activities, y]
-    _, slopes = pc._errors(weights, zs, get_activation(activation), mask=mask)
-    return [-(s.T @ z) / x.shape[0] for s, z in zip(slopes, zs[:-1])]
+    """``dF/dW_l = -1/N (f'(a_l) * e_l)^T z_{l-1}`` of :func:`masked_energy` at the given activities
+    (:func:`pcsaddles.pc.weight_grads` with the mask)."""
+    return pc.weight_grads(weights, activities, x, y, activation, mask=mask)
 
 
 # --------------------------------------------------------------------------------------------

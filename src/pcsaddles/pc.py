@@ -78,6 +78,15 @@ def _activity_grads(weights, zs, act, first: torch.Tensor | None = None, *, mask
     return [errors[i] - slopes[i + 1] @ weights[i + 1] for i in range(len(weights) - 1)]
 
 
+def _check_mask(mask, y) -> None:
+    if mask is None:
+        return
+    if not isinstance(mask, torch.Tensor) or mask.shape != y.shape:
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a tensor of the target's shape {tuple(y.shape)} (1 observed, 0 missing); "
+                         f"received {got}")
+
+
 def _validated(weights, activities, x, y, activation):
     widths = check_data(weights, x, y)
     check_activities(widths, activities, x.shape[0], weights[0])
@@ -110,16 +119,19 @@ def activity_grads(weights, activities, x, y, activation: str = "linear") -> lis
     return _activity_grads(weights, [x, *activities, y], act)
 
 
-def weight_grads(weights, activities, x, y, activation: str = "linear") -> list[torch.Tensor]:
+def weight_grads(weights, activities, x, y, activation: str = "linear", *, mask: torch.Tensor | None = None
+                 ) -> list[torch.Tensor]:
     """``dF/dW_l = -1/N sum_i (f_l'(a_{l,i}) * e_{l,i}) z_{l-1,i}^T`` for every layer, each ``(d_l, d_{l-1})``.
 
     Evaluated at the given activities (normally the inference equilibrium, where by the envelope
     theorem this is the gradient of the equilibrated energy F*). The batch normalisation is the
     paper's ``1/N``; the authors' training code uses the batch *sum* (``N`` times larger, SPEC 1.3).
+    ``mask`` (0/1, ``y``'s shape) clamps the output to the observed entries only (see :func:`_errors`).
     """
     act = _validated(weights, activities, x, y, activation)
+    _check_mask(mask, y)
     zs = [x, *activities, y]
-    _, slopes = _errors(weights, zs, act)
+    _, slopes = _errors(weights, zs, act, mask=mask)
     n = x.shape[0]
     return [-(s.T @ z) / n for s, z in zip(slopes, zs[:-1])]
 
@@ -132,7 +144,7 @@ def _max_abs(tensors: Sequence[torch.Tensor]) -> float:
     return max((float(t.abs().max()) for t in tensors if t.numel()), default=0.0)
 
 
-def _euler_inplace(weights, x, y, act: Activation, z: list[torch.Tensor], dt: float, n_steps: int, tol):
+def _euler_inplace(weights, x, y, act: Activation, z: list[torch.Tensor], dt: float, n_steps: int, tol, mask=None):
     """The hot path: explicit Euler on preallocated buffers, no autograd graph.
 
     Per step it needs 2H matrix products (predictions of layers 2..L and the feedback through
@@ -195,6 +207,8 @@ def _euler_inplace(weights, x, y, act: Activation, z: list[torch.Tensor], dt: fl
             act.f_into(pre_rest, pred_rest)
         sub(acts, pred, out=err)  # hidden errors
         sub(y, a_out, out=e_out)  # output error
+        if mask is not None:
+            e_out.mul_(mask)  # clamped to the observed entries only
         if nonlin_rest:
             act.slope_into(pre_rest, pred_rest, err_rest, slope_rest)
         for g, s, w in feedback:
@@ -213,12 +227,12 @@ def _euler_inplace(weights, x, y, act: Activation, z: list[torch.Tensor], dt: fl
     return steps, converged
 
 
-def _euler_functional(weights, x, y, act, z, dt, n_steps, tol):
+def _euler_functional(weights, x, y, act, z, dt, n_steps, tol, mask=None):
     """Euler written without in-place operations, so autograd / torch.func can differentiate it."""
     steps = 0
     first = x @ weights[0].T  # a_1: fixed for the whole run
     for _ in range(n_steps + (1 if tol is not None else 0)):
-        grads = _activity_grads(weights, [x, *z, y], act, first)
+        grads = _activity_grads(weights, [x, *z, y], act, first, mask=mask)
         if tol is not None and _max_abs([g.detach() for g in grads]) < tol:
             return z, steps, True
         if steps == n_steps:
@@ -268,6 +282,7 @@ def infer(
     controller: PIDController | None = None,
     differentiable: bool = False,
     return_info: bool = False,
+    mask: torch.Tensor | None = None,
 ):
     """PC inference: minimise the energy over the hidden activities with ``x`` and ``y`` clamped.
 
@@ -289,11 +304,17 @@ def infer(
     tensors; ``differentiable=True`` keeps the graph through every step, with the initial
     activities held fixed (detached), which is how the paper differentiates the energy after
     ``T`` inference steps.
+
+    ``mask`` (0/1, ``y``'s shape; euler and heun) clamps the output to the observed entries only:
+    the output error is ``mask * (y - W_L z_H)`` (matrix completion, Figure 6).
     """
     widths = check_data(weights, x, y)
+    _check_mask(mask, y)
     check_choice("method", method, METHODS)
     act = get_activation(activation)
     n = x.shape[0]
+    if method == "exact" and mask is not None:
+        raise ValueError("method='exact' has no masked variant; use method='euler' or 'heun' with a mask")
     if method == "exact" and not act.is_linear:
         raise ValueError(
             f"method='exact' solves the equilibrium of a linear network only; received activation={activation!r}. "
@@ -322,12 +343,13 @@ def infer(
         steps = 0
     elif method == "euler":
         if differentiable:
-            z, steps, converged = _euler_functional(weights, x, y, act, start, dt, int(n_steps), tol)
+            z, steps, converged = _euler_functional(weights, x, y, act, start, dt, int(n_steps), tol, mask)
         else:
             z = [s.clone() for s in start]
             with torch.no_grad():
                 steps, converged = _euler_inplace(
-                    [w.detach() for w in weights], x.detach(), y.detach(), act, z, dt, int(n_steps), tol
+                    [w.detach() for w in weights], x.detach(), y.detach(), act, z, dt, int(n_steps), tol,
+                    None if mask is None else mask.detach(),
                 )
         t = steps * dt
     else:
@@ -336,7 +358,7 @@ def infer(
             first = x @ weights[0].T  # a_1: fixed for the whole solve
 
             def rhs(state):
-                return [-g for g in _activity_grads(weights, [x, *state, y], act, first)]
+                return [-g for g in _activity_grads(weights, [x, *state, y], act, first, mask=mask)]
 
             z, solve = heun_pid(rhs, start, t1, ctl, max_steps=max_steps)
         steps, t, rejected = solve.n_accepted, solve.t, solve.n_rejected
@@ -356,7 +378,7 @@ def infer(
     if not return_info:
         return z
     with torch.no_grad():
-        max_grad = _max_abs(_activity_grads(weights, [x, *[zi.detach() for zi in z], y], act))
+        max_grad = _max_abs(_activity_grads(weights, [x, *[zi.detach() for zi in z], y], act, mask=mask))
     return z, InferenceInfo(method, steps, t, max_grad, converged, rejected)
 
 

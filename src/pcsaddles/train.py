@@ -110,9 +110,7 @@ def loss_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor
     matrix-completion task of Figure 6).
     """
     check_data(weights, x, y)
-    if mask is not None and (not isinstance(mask, torch.Tensor) or mask.shape != y.shape):
-        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise ValueError(f"mask must be a tensor of y's shape {tuple(y.shape)} (1 observed, 0 missing); received {got}")
+    pc._check_mask(mask, y)
     act = get_activation(activation)
     last = len(weights) - 1
     zs, pre = [x], []
