@@ -9,7 +9,7 @@ Modules: :mod:`~pcsaddles.dln` (loss, rescaling, equilibrated energy), :mod:`~pc
 :mod:`~pcsaddles.layered` (PC and BP for block networks such as the paper's CIFAR-10 conv net), :mod:`~pcsaddles.plotting` (the book's style).
 """
 
-from . import activations, completion, data, dln, hessian, init, layered, minima, ode, origin, pc, plotting, profiles, records, train, zero_rank
+from . import activations, completion, data, dln, escape, hessian, init, layered, minima, ode, origin, pc, plotting, profiles, records, train, zero_rank
 
-__all__ = ["activations", "completion", "data", "dln", "hessian", "init", "layered", "minima", "ode", "origin", "pc", "plotting", "profiles", "records", "train", "zero_rank"]
+__all__ = ["activations", "completion", "data", "dln", "escape", "hessian", "init", "layered", "minima", "ode", "origin", "pc", "plotting", "profiles", "records", "train", "zero_rank"]
 __version__ = "0.1.0"
