@@ -23,7 +23,7 @@ from pcsaddles import layered, pc, train
 F64 = torch.float64
 
 
-def fc_problem(act, seed=0, widths=(5, 7, 6, 4), n=9):
+def fc_problem(seed=0, widths=(5, 7, 6, 4), n=9):
     gen = torch.Generator().manual_seed(seed)
     ws = [0.6 * torch.randn(b, a, generator=gen, dtype=F64) for a, b in zip(widths[:-1], widths[1:])]
     x = torch.randn(n, widths[0], generator=gen, dtype=F64)
@@ -33,7 +33,7 @@ def fc_problem(act, seed=0, widths=(5, 7, 6, 4), n=9):
 
 @pytest.mark.parametrize("act", ["linear", "tanh", "relu"])
 def test_linear_blocks_match_the_hand_written_pc(act):
-    ws, x, y = fc_problem(act)
+    ws, x, y = fc_problem()
     net = layered.linear_net(ws, act)
     z_ref = pc.infer(ws, x, y, act, method="euler", dt=0.1, n_steps=25)
     z = layered.infer(net, x, y, n_steps=25, dt=0.1)
@@ -48,7 +48,7 @@ def test_linear_blocks_match_the_hand_written_pc(act):
 
 @pytest.mark.parametrize("act", ["linear", "tanh", "relu"])
 def test_backprop_matches_the_hand_written_backprop(act):
-    ws, x, y = fc_problem(act, seed=1)
+    ws, x, y = fc_problem(seed=1)
     out, grads = layered.loss_grads(layered.linear_net(ws, act), x, y)
     out_ref, grads_ref = train.loss_grads(ws, x, y, act)
     torch.testing.assert_close(out, out_ref, rtol=1e-12, atol=1e-12)
@@ -169,7 +169,7 @@ def test_bias_and_penultimate_options():
 
 
 def test_training_a_block_net_equals_training_the_matrices():
-    ws, x, y = fc_problem("tanh", seed=6, n=8)
+    ws, x, y = fc_problem(seed=6, n=8)
     batches = [(x, y)] * 6
     for rule in ("bp", "pc"):
         ref = train.train(rule, ws, iter(batches), 6, 0.05, activation="tanh", convention="authors", n_steps=10)

@@ -295,10 +295,15 @@ def negative_count_origin(widths: Sequence[int], x: torch.Tensor, y: torch.Tenso
     targets, the number of classes present in the batch).
     """
     widths = _check_widths(widths, x, y)
-    eigs = torch.linalg.eigvalsh(data_moments(x, y).syy)
+    return target_rank(y, rtol) * widths[-2]
+
+
+def target_rank(y: torch.Tensor, rtol: float = 1e-10) -> int:
+    """``rank(Syy)``, ``Syy = y^T y / N``: the eigenvalues above ``rtol * lambda_max(Syy)`` (for one-hot
+    targets, the number of classes present in the batch)."""
+    eigs = torch.linalg.eigvalsh(y.T @ y / y.shape[0])
     top = float(eigs[-1]) if eigs.numel() else 0.0
-    rank = int((eigs > rtol * top).sum()) if top > 0 else 0
-    return rank * widths[-2]
+    return int((eigs > rtol * top).sum()) if top > 0 else 0
 
 
 # --------------------------------------------------------------------------------------------

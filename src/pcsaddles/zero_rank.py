@@ -54,7 +54,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from . import dln, hessian, init, pc
+from . import dln, hessian, init, origin, pc
 from ._checks import check_data, check_weights
 
 # --------------------------------------------------------------------------------------------
@@ -121,12 +121,6 @@ def _require_family(weights, atol: float = 1e-12) -> None:
         )
 
 
-def moments(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Uncentred data moments ``(Sxy, Syy)``: ``Sxy = X^T Y / N`` ``(d_0, d_L)``, ``Syy = Y^T Y / N`` ``(d_L, d_L)``."""
-    n = x.shape[0]
-    return x.T @ y / n, y.T @ y / n
-
-
 def penultimate_rescaling(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``A = I + sum_{l=2}^{L-1} W_{L-1:l} W_{L-1:l}^T`` of shape ``(n_{L-1}, n_{L-1})``.
 
@@ -143,16 +137,9 @@ def penultimate_rescaling(weights: Sequence[torch.Tensor]) -> torch.Tensor:
 # explicit Hessians on the family
 
 
-def _offsets(weights) -> list[int]:
-    out = [0]
-    for w in weights:
-        out.append(out[-1] + w.numel())
-    return out
-
-
 def _cross_blocks(weights, x, y) -> list[torch.Tensor]:
     """``d^2 L / dW_L dW_l`` for ``l = 1..L-1``, each ``(d_L n_{L-1}, n_l n_{l-1})`` (row-major)."""
-    sxy, _ = moments(x, y)
+    sxy = origin.data_moments(x, y).sxy
     heads = _products_to_first(weights)  # heads[l-1] = N_l = W_{l-1:1}
     tails = _products_from_penultimate(weights)  # tails[l-1] = M_l = W_{L-1:l+1}
     d_out, n_pen = weights[-1].shape
@@ -174,7 +161,7 @@ def loss_hessian(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tens
     """
     check_data(weights, x, y)
     _require_family(weights)
-    off = _offsets(weights)
+    off = origin.block_offsets(check_weights(weights))
     ref = weights[0]
     out = torch.zeros(off[-1], off[-1], dtype=ref.dtype, device=ref.device)
     last = slice(off[-2], off[-1])
@@ -189,7 +176,7 @@ def energy_hessian(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Te
     """The Hessian ``(p, p)`` of ``F*`` at a point of the family: the loss Hessian plus ``-Syy (x) A``
     in the ``W_L``-``W_L`` block (row-major, ``torch.kron(Syy, A)``)."""
     out = loss_hessian(weights, x, y)
-    _, syy = moments(x, y)
+    syy = origin.data_moments(x, y).syy
     k = weights[-1].numel()
     out[-k:, -k:] = -torch.kron(syy.contiguous(), penultimate_rescaling(weights).contiguous())
     return out
@@ -215,7 +202,7 @@ def energy_spectrum(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.T
             "the W_L-W_l cross blocks of the Hessian do not vanish at this point (e.g. H = 2), so the spectrum "
             "is not the product formula; use torch.linalg.eigvalsh(zero_rank.energy_hessian(weights, x, y))"
         )
-    _, syy = moments(x, y)
+    syy = origin.data_moments(x, y).syy
     lam = torch.linalg.eigvalsh(syy)
     mu = torch.linalg.eigvalsh(penultimate_rescaling(weights))
     negative = -(lam[:, None] * mu[None, :]).reshape(-1)
@@ -235,10 +222,7 @@ def lambda_min_bound(weights: Sequence[torch.Tensor], y: torch.Tensor) -> float:
 def expected_negative_count(weights: Sequence[torch.Tensor], y: torch.Tensor, rtol: float = 1e-10) -> int:
     """``rank(Syy) n_{L-1}``: the number of negative eigenvalues of ``H_F*`` where the cross blocks
     vanish (``A`` is positive definite). The rank counts eigenvalues above ``rtol * lambda_max(Syy)``."""
-    syy = y.T @ y / y.shape[0]
-    lam = torch.linalg.eigvalsh(syy)
-    rank = int((lam > rtol * lam[-1].clamp(min=torch.finfo(lam.dtype).tiny)).sum())
-    return rank * weights[-1].shape[1]
+    return origin.target_rank(y, rtol) * weights[-1].shape[1]
 
 
 # --------------------------------------------------------------------------------------------
