@@ -180,11 +180,6 @@ class Run:
     masked: bool = True
     diverged: bool = False
 
-    def escape(self, fraction: float = 0.5) -> int | None:
-        """First iteration with ``loss < fraction * loss[0]`` (left the starting plateau), else ``None``."""
-        below = np.flatnonzero(self.loss < fraction * self.loss[0])
-        return int(below[0]) if below.size else None
-
     @property
     def n_iter(self) -> int:
         return len(self.loss)
