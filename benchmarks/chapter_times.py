@@ -3,10 +3,12 @@
 
     python benchmarks/chapter_times.py                 # print the table
     python benchmarks/chapter_times.py --record        # also store this machine's measurements
-    python benchmarks/chapter_times.py --run quick --only figure-6-matrix-completion --record
+    python benchmarks/chapter_times.py --run quick --only pc-saddles/figure-6-matrix-completion --record
+    python benchmarks/chapter_times.py --run quick --only overparameterized --record   # a whole part
 
-Measurements come from the reproduction records the chapters write when the book builds them
-(``_build/claims/<stem>.json`` for the quick profile, ``_build/claims-paper/<stem>.json`` for
+Chapters are named by id (their path under ``book/`` without the extension). Measurements come
+from the reproduction records the chapters write when the book builds them
+(``_build/claims/<id>.json`` for the quick profile, ``_build/claims-paper/<id>.json`` for
 the paper profile; the time is that of the chapter's computations, kernel start-up excluded).
 ``--run PROFILE`` first executes the chapters (``scripts/build_book.py --no-site``).
 ``--record`` merges the measurements into ``benchmarks/chapter_times.json`` together with the
@@ -27,11 +29,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from build_book import duration, toc_entries  # noqa: E402  (the book build's own toc walk and formatting)
+sys.path.insert(0, str(ROOT / "src"))
+from bookbuild import toc  # noqa: E402  (the book's one toc walker)
+from bookbuild.status import duration  # noqa: E402
 
 STORE = ROOT / "benchmarks" / "chapter_times.json"
 PROFILES = ("quick", "paper")
@@ -42,21 +43,23 @@ def claims_dir(profile: str) -> Path:
 
 
 def chapters() -> list[str]:
-    """Notebook stems in the order of ``_toc.yml``."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [Path(e).name for e in toc_entries(toc) if (ROOT / f"{e}.ipynb").exists()]
+    """Chapter ids in the order of ``_toc.yml``."""
+    return [c.id for c in toc.read(ROOT).chapters]
 
 
 def measured(profile: str) -> dict[str, dict]:
-    """The records of the latest build of ``profile``: ``{stem: {seconds, passed, claims}}``."""
+    """The records of the latest build of ``profile``: ``{id: {seconds, passed, claims}}``."""
     out = {}
     folder = claims_dir(profile)
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+    for cid in chapters():
+        path = folder / f"{cid}.json"
+        if not path.exists():
+            continue
         rec = json.loads(path.read_text())
         if rec.get("profile") != profile:
             continue
         claims = rec.get("claims", [])
-        out[path.stem] = dict(seconds=float(rec["seconds"]), passed=sum(c["passed"] for c in claims), claims=len(claims),
+        out[cid] = dict(seconds=float(rec["seconds"]), passed=sum(c["passed"] for c in claims), claims=len(claims),
                               environment=rec.get("environment", {}),
                               data=sorted({d.get("name", "?") for d in rec.get("data", [])}))
     return out
@@ -117,9 +120,9 @@ def table(store: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", choices=PROFILES, help="execute the chapters in this profile first (no site)")
-    p.add_argument("--only", nargs="+", metavar="STEM", help="with --run / --record: only these chapters")
+    p.add_argument("--only", nargs="+", metavar="ID", help="with --run / --record: only these chapters (ids or part folders)")
     p.add_argument("--record", action="store_true", help=f"store the latest builds' times in {STORE.relative_to(ROOT)}")
-    p.add_argument("--project", nargs=3, metavar=("STEM", "SECONDS", "BASIS"),
+    p.add_argument("--project", nargs=3, metavar=("ID", "SECONDS", "BASIS"),
                    help="store a paper-profile projection for a chapter too long to run here: SECONDS and the "
                    "measurement it is computed from (BASIS, one sentence)")
     args = p.parse_args(argv)
@@ -138,7 +141,8 @@ def main(argv=None) -> int:
         for profile in PROFILES if not args.run else (args.run,):
             found = {s: m for s, m in measured(profile).items() if m["passed"] == m["claims"]}
             if args.only:
-                found = {s: m for s, m in found.items() if s in set(args.only)}
+                chosen = {c.id for c in toc.select(toc.read(ROOT).chapters, args.only)}
+                found = {s: m for s, m in found.items() if s in chosen}
             record(store, profile, found)
     if args.project:
         stem, seconds, basis = args.project

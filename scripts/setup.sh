@@ -31,7 +31,7 @@ if [ -z "$PY" ] || ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] ==
   exit 1
 fi
 
-stamp=.venv/.pcsaddles-requirements
+stamp=.venv/.reprobook-requirements
 want="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "creating/updating .venv (pinned requirements; about a minute)"
@@ -40,7 +40,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   # a kernel of this venv's own, so papermill never picks up another python3 kernel
-  .venv/bin/python -m ipykernel install --sys-prefix --name pcsaddles --display-name "Python (pcsaddles)" >/dev/null
+  .venv/bin/python -m ipykernel install --sys-prefix --name reprobook --display-name "Python (reproduction book)" >/dev/null
   echo "$want" > "$stamp"
 else
   say ".venv is up to date"

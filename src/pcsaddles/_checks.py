@@ -1,8 +1,7 @@
-"""Input validation shared by the public functions.
+"""Input checks of Part I's primitives: a batch against a network, hidden activities.
 
-Every public function of the package validates its arguments here, at the boundary, so that a
-wrong shape or an unknown name fails with a message that says what was expected, what was
-received, and how to fix it -- instead of a broadcasting error deep inside a loop.
+The generic checks (weights that chain, names from a list) are :mod:`reprokit.checks`; they are
+re-exported here so the modules of this package import their checks from one place.
 """
 
 from __future__ import annotations
@@ -11,48 +10,9 @@ from collections.abc import Sequence
 
 import torch
 
-FLOAT_DTYPES = (torch.float32, torch.float64)
+from reprokit.checks import FLOAT_DTYPES, check_choice, check_weights
 
-
-def check_weights(weights: Sequence[torch.Tensor]) -> list[int]:
-    """Validate ``[W1, ..., WL]`` and return the widths ``[d_0, d_1, ..., d_L]``.
-
-    ``W_l`` must be a 2-D floating tensor of shape ``(d_l, d_{l-1})``; consecutive shapes must
-    chain, and all weights must share one dtype (float32 or float64) and one device.
-    """
-    if isinstance(weights, torch.Tensor) or not isinstance(weights, Sequence):
-        raise TypeError(
-            "weights must be a list [W1, ..., WL] of 2-D tensors with W_l of shape (d_l, d_{l-1}); "
-            f"received {type(weights).__name__}"
-        )
-    if len(weights) == 0:
-        raise ValueError("weights must contain at least one matrix [W1, ..., WL]; received an empty list")
-    widths: list[int] = []
-    for i, w in enumerate(weights, start=1):
-        if not isinstance(w, torch.Tensor):
-            raise TypeError(
-                f"W{i} must be a torch.Tensor of shape (d_{i}, d_{i - 1}); received {type(w).__name__} "
-                "(convert with torch.as_tensor(w, dtype=torch.float64))"
-            )
-        if w.ndim != 2:
-            raise ValueError(f"W{i} must be 2-D with shape (d_{i}, d_{i - 1}); received shape {tuple(w.shape)}")
-        if w.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"W{i} must be float32 or float64; received {w.dtype}")
-        if i == 1:
-            widths.append(w.shape[1])
-        elif w.shape[1] != widths[-1]:
-            raise ValueError(
-                f"W{i} has shape {tuple(w.shape)} but W{i - 1} outputs {widths[-1]} units: "
-                f"W{i} must have shape (d_{i}, {widths[-1]})"
-            )
-        widths.append(w.shape[0])
-    dtypes = {w.dtype for w in weights}
-    if len(dtypes) > 1:
-        raise TypeError(f"all weights must share one dtype; received {sorted(str(d) for d in dtypes)}")
-    devices = {w.device for w in weights}
-    if len(devices) > 1:
-        raise ValueError(f"all weights must be on one device; received {sorted(str(d) for d in devices)}")
-    return widths
+__all__ = ["FLOAT_DTYPES", "check_activities", "check_choice", "check_data", "check_weights"]
 
 
 def check_data(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor | None = None) -> list[int]:
@@ -99,12 +59,3 @@ def check_activities(widths: list[int], activities: Sequence[torch.Tensor], n: i
             raise ValueError(f"z_{i} must have shape ({n}, {d}); received {tuple(z.shape)}")
         if z.dtype != ref.dtype:
             raise TypeError(f"z_{i} has dtype {z.dtype} but the weights are {ref.dtype}")
-
-
-def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
-    """Return ``value`` if it is one of ``choices``; otherwise raise a ValueError listing them."""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a string, one of {list(choices)}; received {type(value).__name__}")
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {list(choices)}")
-    return value

@@ -5,7 +5,7 @@ the MSE loss and the equilibrated energy ``F*`` (Eq. 5), but while the loss Hess
 for ``H >= 2`` hidden layers (Eq. 7: a non-strict saddle), the energy Hessian (Eq. 8) always has
 a negative eigenvalue as soon as some target ``y_i != 0``: a strict saddle, for every depth.
 
-Conventions (as in :mod:`pcsaddles.dln` and :mod:`pcsaddles.hessian`):
+Conventions (as in :mod:`pcsaddles.dln` and :mod:`reprokit.hessian`):
 
 * ``widths = [d_0, d_1, ..., d_L]`` with ``d_0 = d_x``, ``d_L = d_y`` and ``H = L - 1 >= 1``
   hidden layers; ``W_l`` has shape ``(d_l, d_{l-1})``; a batch is ``x (N, d_x)``, ``y (N, d_y)``.

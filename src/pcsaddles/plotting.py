@@ -1,48 +1,17 @@
-"""The book's plotting style: one palette for every chapter, and the landscape panels.
+"""Part I's plot panels: loss and energy landscapes over a 2-D grid of weights (Figure 2).
 
-Colours follow the authors' figures so the pages read like the paper: BP / loss in red, PC /
-energy in blue, theory in black (outlined or dashed), numerical equilibria in green.
-
-Landscape panels (Figure 2): :func:`landscape_heatmap` draws a loss or energy surface over a
-2-D grid of weights, :func:`draw_path` a training trajectory on it and :func:`mark_saddle` the
-saddle (the origin).
+:func:`landscape_heatmap` draws a loss or energy surface, :func:`draw_path` a training
+trajectory on it and :func:`mark_saddle` the saddle (the origin). The book-wide palette and
+style are :mod:`reprokit.plotting` (re-exported here).
 """
 
 from __future__ import annotations
 
-import matplotlib as mpl
 import numpy as np
 
-COLORS = {
-    "loss": "#EF553B",  # BP, the MSE loss
-    "bp": "#EF553B",
-    "bp_matched": "#F4A582",  # BP with the normalisation-matched step
-    "energy": "#636EFA",  # PC, the (equilibrated) energy
-    "pc": "#636EFA",
-    "theory": "#000000",
-    "numerical": "#00CC96",  # numerical equilibrium
-    "exact": "#1B9E77",
-}
+from reprokit.plotting import COLORS, use_book_style
 
-
-def use_book_style() -> None:
-    """Apply the book-wide matplotlib settings (readable at page width, no chart junk)."""
-    import seaborn as sns
-
-    sns.set_theme(context="notebook", style="ticks")
-    mpl.rcParams.update(
-        {
-            "figure.dpi": 110,
-            "savefig.dpi": 110,
-            "figure.figsize": (7.0, 3.6),
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.titlesize": 11,
-            "axes.labelsize": 10,
-            "legend.frameon": False,
-            "legend.fontsize": 9,
-        }
-    )
+__all__ = ["COLORS", "draw_path", "landscape_heatmap", "mark_saddle", "use_book_style"]
 
 
 def landscape_heatmap(ax, values, xs, ys, title: str, vmax: float, colorbar: bool = True):

@@ -46,7 +46,9 @@ import numpy as np
 import torch
 
 from . import data as _data
-from . import dln, hessian, init, layered, pc
+from reprokit import hessian
+
+from . import dln, init, layered, pc
 from ._checks import check_choice, check_data, check_weights
 from .activations import get_activation
 
@@ -519,7 +521,7 @@ def landscape(fn: Callable[[list[torch.Tensor]], torch.Tensor], center: Sequence
 
 
 def axis_directions(weights: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
-    """One unit direction per scalar weight (row-major order of :func:`pcsaddles.hessian.flatten`):
+    """One unit direction per scalar weight (row-major order of :func:`reprokit.hessian.flatten`):
     for a chain ``[w1, ..., wL]`` the coordinate axes, so :func:`landscape` with these directions
     and ``center`` 0 evaluates the function at ``(w1, w2, ...)`` directly."""
     shapes = hessian.shapes_of(weights)

@@ -54,7 +54,9 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from . import dln, hessian, init, origin, pc
+from reprokit import hessian
+
+from . import dln, init, origin, pc
 from ._checks import check_data, check_weights
 
 # --------------------------------------------------------------------------------------------
@@ -267,7 +269,7 @@ def hessian_and_spectrum(fn: Callable[[list[torch.Tensor], torch.Tensor], torch.
     * the spectrum is that of ``G^{1/2} H' G^{1/2}``, ``G = J J^T = blockdiag(I (x) x x^T, I)``,
       plus ``p - p'`` zeros (``J^T H' J`` and ``H' G`` share their non-zero eigenvalues).
 
-    Otherwise it is the plain :func:`pcsaddles.hessian.hessian` and ``eigvalsh``. With
+    Otherwise it is the plain :func:`reprokit.hessian.hessian` and ``eigvalsh``. With
     ``full=False`` the ``(p, p)`` matrix is not formed and ``None`` is returned in its place.
     """
     check_data(weights, x)

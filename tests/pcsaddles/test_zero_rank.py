@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import dln, hessian, pc, zero_rank
+from pcsaddles import dln, pc, zero_rank
+from reprokit import hessian
 from reference import eq5_ref, fd_hessian, rescaling_ref
 
 F64 = torch.float64

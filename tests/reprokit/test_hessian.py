@@ -1,4 +1,4 @@
-"""Tests of pcsaddles.hessian: flattening, gradient, dense Hessian, Hessian-vector products, Lanczos.
+"""Tests of reprokit.hessian: flattening, gradient, dense Hessian, Hessian-vector products, Lanczos.
 
 References: quadratic forms with a known matrix, the index layout of SPEC 1.7, finite
 differences, ``torch.autograd.functional.hessian`` of an independently written F* (explicit
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import dln, hessian
+from pcsaddles import dln
+from reprokit import hessian
 from reference import F64, fd_grad, moments, origin_hessian_by_index, random_data, random_net, torch_fstar, tt, zeros
 
 

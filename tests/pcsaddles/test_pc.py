@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import dln, hessian, pc
+from pcsaddles import dln, pc
+from reprokit import hessian
 from reference import (
     F64, NP_ACT, TORCH_ACT, dense_equilibrium, energy_ref, eq5_ref, eq8_by_index, errors_ref, fd_grad, feedforward_ref,
     prod, random_data, random_net, rescaling_ref, torch_fstar, tt,

@@ -1,7 +1,7 @@
 """Hessians of scalar functions of the weights: dense (at once or in chunks), Hessian-vector
 products and Lanczos, and the input-span reduction for batches smaller than the input.
 
-Flattening convention (SPEC 1.7): each ``W_l`` is flattened row-major (``W.reshape(-1)``, as
+Flattening convention: each ``W_l`` is flattened row-major (``W.reshape(-1)``, as
 ``W.ravel()`` in numpy) and the blocks are concatenated in the order ``W_1, ..., W_L``, so a
 parameter vector has ``p = sum_l d_l d_{l-1}`` entries and the Hessian is ``(p, p)``.
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ._checks import check_weights
+from .checks import check_weights
 
 ScalarFn = Callable[[list[torch.Tensor]], torch.Tensor]
 

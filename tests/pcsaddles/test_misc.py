@@ -1,4 +1,4 @@
-"""Tests of pcsaddles.init, pcsaddles.profiles and pcsaddles.activations."""
+"""Tests of pcsaddles.init, reprokit.profiles and pcsaddles.activations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import activations, init, profiles
+from pcsaddles import activations, init
+from reprokit import profiles
 
 # ------------------------------------------------------------------------------------------------
 # init

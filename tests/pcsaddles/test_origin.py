@@ -1,7 +1,7 @@
 """Tests of pcsaddles.origin: Hessians and spectra at the origin (Eqs. 7, 8; Theorem 2; A.3.5).
 
 Every expectation comes from somewhere other than the module under test: autodiff
-(``torch.func`` through ``pcsaddles.hessian``) of the loss and of Eq. 5 as written in
+(``torch.func`` through ``reprokit.hessian``) of the loss and of Eq. 5 as written in
 :mod:`pcsaddles.dln`, central finite differences of numpy implementations of Eq. 1 and Eq. 5
 (with ``numpy.linalg.inv``), autodiff through ``T`` unrolled Euler steps (``pc.unrolled_energy``),
 numpy ``eigvalsh`` / ``svd`` / ``matrix_rank``, and entry-by-entry loops over the index formulas
@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import dln, hessian, origin, pc
+from pcsaddles import dln, origin, pc
+from reprokit import hessian
 from reference import eq5_ref, eq8_by_index, fd_hessian, loss_ref, tt, zeros
 
 # ------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._checks import check_choice
+from .checks import check_choice
 
 PROFILES = ("quick", "paper")
 

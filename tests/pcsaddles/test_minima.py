@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import dln, hessian, minima
+from pcsaddles import dln, minima
+from reprokit import hessian
 from reference import fd_hessian, rescaling_ref, torch_fstar
 
 F64 = torch.float64
