@@ -59,6 +59,17 @@ STATUS_ID = "reproduction-status"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def migrate_results(chapters) -> None:
+    """Stored runs of builds from before chapter ids had a part folder lived in
+    ``_build/results/<stem>``; move them to ``_build/results/<id>`` (no recomputation)."""
+    for ch in chapters:
+        old, new = RESULTS / ch.stem, RESULTS / ch.id
+        if old != new and old.is_dir() and not new.exists():
+            new.parent.mkdir(parents=True, exist_ok=True)
+            old.rename(new)
+            print(f"[book] stored runs moved: {old.relative_to(ROOT)} -> {new.relative_to(ROOT)}", flush=True)
+
+
 def stage_sources(stage: Path, keep_executed: list[str] = ()) -> None:
     """Copy the book's sources into ``stage``. Executed notebooks of the chapters in
     ``keep_executed`` (ids) that are already staged are kept, so that building a few chapters with
@@ -174,6 +185,7 @@ def main() -> int:
         shutil.rmtree(claims)  # a full build never shows stale records
     claims.mkdir(parents=True, exist_ok=True)
     stage_sources(stage, [c.id for c in chapters if c not in to_run] if args.only else [])
+    migrate_results(chapters)
     times = status.load_times(TIMES)
     cache = chaptercache.ChapterCache(CACHE)
     packages = chaptercache.local_packages(ROOT / "src")

@@ -111,3 +111,17 @@ def test_run_times_cover_every_chapter_in_both_profiles():
 def test_status_page_shows_parts_and_both_profiles_run_times(site_dir: Path):
     page = (site_dir / "book" / "reproduction-status.html").read_text()
     assert "run time, quick" in page and "run time, paper" in page
+
+
+@pytest.mark.book
+def test_a_rebuild_with_nothing_changed_executes_no_chapter(built_book):
+    """After the build, every chapter's current key is in the chapter cache, so the next
+    `bash scripts/book.sh` reuses every chapter (the build prints and records what it executed)."""
+    from bookbuild import chaptercache
+
+    cache = chaptercache.ChapterCache(ROOT / "_build" / "cache" / "chapters")
+    packages = chaptercache.local_packages(ROOT / "src")
+    missing = [c.id for c in CHAPTERS
+               if cache.get(c.id, chaptercache.chapter_key(c.path, "quick", {"profile": "quick"}, root=ROOT,
+                                                           packages=packages)[0]) is None]
+    assert not missing, f"a rebuild would execute these chapters again: {missing}"

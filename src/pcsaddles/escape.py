@@ -9,14 +9,16 @@ many iterations as PC did. The chapters differ only in the initial network
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import data, train
+from reprokit.runcache import RunStore
+
+from . import data, layered, train
 
 RULES = ("pc", "bp", "bp_matched")
 LABELS = {"fashion_mnist": "Fashion-MNIST", "mnist_subset": "MNIST (5 000-image subset)", "mnist": "MNIST",
@@ -46,41 +48,84 @@ def load_datasets(names, device) -> tuple[dict[str, data.Dataset], dict[str, str
     return sets, unavailable
 
 
-def run_rules(sets: dict[str, data.Dataset], initial: Callable, cfg: dict, *, seed: int, out_dir: Path,
-              save: bool, max_iter: int = 0, progress: bool = False, log: Callable[[str], None] = print) -> dict:
+def tensor_digest(tensors) -> str:
+    """SHA-256 of a list of tensors (shapes, dtypes and values): identifies initial weights or a
+    dataset exactly, whatever produced them."""
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{tuple(t.shape)}:{t.dtype}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def run_rules(sets: dict[str, data.Dataset], initial: Callable, cfg: dict, *, seed: int, store: RunStore,
+              max_iter: int = 0, progress: bool = False, checkpoint_every: float = 120.0, legacy_ok: bool = False,
+              log: Callable[[str], None] = print) -> dict:
     """Train PC, BP and matched BP for every dataset in ``sets`` and activation in
-    ``cfg["activations"]``; ``{(name, act): {rule: saved_run result}}``.
+    ``cfg["activations"]``; ``{(name, act): {rule: run}}`` with ``run = dict(loss, grad, seconds,
+    status, finite)`` (per-iteration training loss and gradient norm).
 
     ``initial(name, in_dim, act)`` gives the initial network. ``cfg`` holds ``batch``, ``lr``,
     ``T``, ``dt``, ``tol`` and either ``n_iter`` (a fixed budget) or ``max_epochs`` (the authors'
-    plateau rule, :func:`pcsaddles.train.stop_on_plateau`). ``max_iter > 0`` caps every run. With
-    ``save`` each finished run is kept in ``out_dir`` and loaded on a re-run
-    (:func:`pcsaddles.train.saved_run`).
+    plateau rule, :func:`pcsaddles.train.stop_on_plateau`). ``max_iter > 0`` caps every run.
+
+    Every run goes through ``store`` (:class:`reprokit.runcache.RunStore`), keyed by its full
+    configuration: the dataset (a digest of its tensors), the initial weights (a digest: width,
+    sigma, seed, initialisation and conv biases all show in it), the rule, learning rate and factor,
+    batch size, inference steps, stopping rule, iteration budget and batch seed, and by the source of
+    the code that trains it. A finished run with the same key is loaded (``status`` "loaded"); an
+    unfinished one resumes from its last checkpoint (saved every ``checkpoint_every`` seconds of
+    work; "resumed"); otherwise it is computed ("computed"). ``legacy_ok``: also adopt a finished
+    run saved by earlier builds under the unkeyed name ``<dataset>-<activation>-<rule>.npz`` (only
+    when the chapter runs its default settings, which is what those builds stored; "legacy").
     """
     factor = train.matched_lr_factor(cfg["batch"], 10)
     runs = {}
     for name, ds in sets.items():
+        data_key = tensor_digest([ds.x, ds.y])
         epoch = len(ds) // cfg["batch"]
         budget = cfg["n_iter"] or cfg["max_epochs"] * epoch
         budget = min(budget, max_iter) if max_iter > 0 else budget
-        stop = train.stop_on_plateau(epoch, cfg["tol"]) if cfg["max_epochs"] else None
         for act in cfg["activations"]:
             w0 = initial(name, ds.x.shape[1], act)
+            init_key = tensor_digest(w0.params if isinstance(w0, layered.Net) else w0)
 
-            def run(rule, n_iter, stop=None):
-                return train.saved_run(
-                    Path(out_dir) / f"{name}-{act}-{rule}.npz",
-                    lambda: train.train("pc" if rule == "pc" else "bp", w0, train.epoch_batches(ds, cfg["batch"], seed),
-                                        n_iter, cfg["lr"], activation=act, convention="authors", report="mse",
-                                        n_steps=cfg["T"], dt=cfg["dt"], lr_factor=factor if rule == "bp_matched" else 1.0,
-                                        stop=stop, progress=progress),
-                    save=save)
+            def run(rule: str, n_iter: int, plateau: bool) -> dict:
+                lr_factor = factor if rule == "bp_matched" else 1.0
+                config = dict(dataset=name, data=data_key, init=init_key, activation=act, rule=rule, n_iter=n_iter,
+                              lr=cfg["lr"], lr_factor=lr_factor, batch=cfg["batch"], batch_seed=seed,
+                              T=cfg["T"] if rule == "pc" else None, dt=cfg["dt"] if rule == "pc" else None,
+                              stop=dict(epoch=epoch, tol=cfg["tol"]) if plateau else None,
+                              convention="authors", report="mse")
+                stored = store.run(f"{name}-{act}-{rule}", config)
+                legacy = store.folder / f"{name}-{act}-{rule}.npz"
+                if stored.finished:
+                    arrays = stored.load()
+                elif legacy_ok and store.enabled and legacy.is_file():
+                    with np.load(legacy) as f:
+                        arrays = dict(loss=f["loss"], grad=f["grad"], seconds=f["seconds"])
+                    stored.save(arrays, seconds=float(arrays["seconds"]))
+                    stored.status = "legacy"
+                else:
+                    hist = train.train("pc" if rule == "pc" else "bp", w0, train.epoch_batches(ds, cfg["batch"], seed),
+                                       n_iter, cfg["lr"], activation=act, convention="authors", report="mse",
+                                       n_steps=cfg["T"], dt=cfg["dt"], lr_factor=lr_factor,
+                                       stop=train.stop_on_plateau(epoch, cfg["tol"]) if plateau else None,
+                                       progress=progress, resume=stored.resume_state(),
+                                       checkpoint=stored.checkpointer(checkpoint_every))
+                    arrays = dict(loss=hist.train_loss, grad=hist.grad_norm, seconds=hist.seconds)
+                    stored.save(arrays, seconds=hist.seconds)
+                loss, grad = np.asarray(arrays["loss"]), np.asarray(arrays["grad"])
+                return dict(loss=loss, grad=grad, seconds=float(arrays["seconds"]), status=stored.status,
+                            cached=stored.status in ("loaded", "legacy"),
+                            finite=bool(np.isfinite(loss).all() and np.isfinite(grad).all()))
 
-            pc_run = run("pc", budget, stop)
+            pc_run = run("pc", budget, bool(cfg["max_epochs"]))
             n = len(pc_run["loss"])  # BP runs as long as PC (paper: the same number of epochs)
-            runs[name, act] = dict(pc=pc_run, bp=run("bp", n), bp_matched=run("bp_matched", n))
+            runs[name, act] = dict(pc=pc_run, bp=run("bp", n, False), bp_matched=run("bp_matched", n, False))
             log(f"{name:14s} {act:7s} " + "  ".join(
-                f"{k} {len(r['loss'])} its {r['seconds']:.0f} s" + (" (loaded)" if r["cached"] else "")
+                f"{k} {len(r['loss'])} its {r['seconds']:.0f} s ({r['status']})"
                 + ("" if r["finite"] else " NOT FINITE") for k, r in runs[name, act].items()))
     return runs
 

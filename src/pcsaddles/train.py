@@ -314,6 +314,8 @@ def train(
     stop: StopRule | None = None,
     record_trajectory: bool = False,
     progress: bool = False,
+    resume: dict | None = None,
+    checkpoint: Callable[[Callable[[], dict]], bool] | None = None,
 ) -> History:
     """Train with ``rule`` (``"bp"`` or ``"pc"``) by SGD for at most ``n_iter`` updates.
 
@@ -334,6 +336,12 @@ def train(
     The input weights are not modified. Values are kept on the weights' device and copied to
     numpy once at the end (a stopping rule that reads them synchronises). ``progress=True`` shows a
     tqdm bar.
+
+    Checkpoints: ``checkpoint`` (e.g. :meth:`reprokit.runcache.StoredRun.checkpointer`) is called
+    after every update with a function that returns the run's state (weights, iteration, recorded
+    values, elapsed seconds); it decides whether to save it. ``resume`` is such a state: the run
+    continues from it, skipping the batches already used, and gives the same result as an
+    uninterrupted run (the batches are a deterministic stream and the loop has no other randomness).
     """
     check_choice("rule", rule, RULES)
     check_choice("convention", convention, CONVENTIONS)
@@ -389,12 +397,24 @@ def train(
             check_data(ws, test[0], test[1])
         measure_test(0)
     it_batches = iter(batches)
-    steps = range(n_iter)
+    first, elapsed = 0, 0.0
+    if resume is not None:
+        first, elapsed = _restore(resume, ws, buf, test_buf, test_iters, traj, n_iter)
+        for _ in range(first):  # the batches already used
+            next(it_batches)
+    steps = range(first, n_iter)
     if progress:
         from tqdm import tqdm
 
-        steps = tqdm(steps, desc=rule, leave=False)
-    start, done, stopped = time.perf_counter(), 0, False
+        steps = tqdm(steps, desc=rule, leave=False, initial=first, total=n_iter)
+    start, done, stopped = time.perf_counter() - elapsed, first, False
+
+    def state() -> dict:
+        return dict(iteration=done, weights=[w.detach().cpu().clone() for w in ws], values=buf[:done].cpu().clone(),
+                    test_values=test_buf[:len(test_iters)].cpu().clone(), test_iter=list(test_iters),
+                    trajectory=None if traj is None else [t.cpu() for t in traj],
+                    seconds=time.perf_counter() - start)
+
     for it in steps:
         try:
             x, y = next(it_batches)
@@ -414,6 +434,8 @@ def train(
         if stop is not None and stop(Progress(it, buf[:done, 0], test_buf[:len(test_iters)])):
             stopped = True
             break
+        if checkpoint is not None and done < n_iter:
+            checkpoint(state)
     values = buf[:done].cpu().numpy()
     return History(
         rule=rule, convention=convention, report=report, lr=lr, lr_factor=lr_factor,
@@ -423,6 +445,30 @@ def train(
         stopped_early=stopped, seconds=time.perf_counter() - start,
         settings=dict(activation=activation, n_steps=n_steps if rule == "pc" else None, dt=dt if rule == "pc" else None),
     )
+
+
+def _restore(state: dict, ws, buf, test_buf, test_iters: list, traj, n_iter: int) -> tuple[int, float]:
+    """Load a checkpoint ``state`` (see :func:`train`) into the loop's buffers; return (iteration, seconds)."""
+    try:
+        done, weights, values = int(state["iteration"]), state["weights"], state["values"]
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"resume must be a checkpoint state written by train(); missing {err}") from None
+    if not 0 <= done <= n_iter or len(weights) != len(ws) or tuple(values.shape) != (done, 2):
+        raise ValueError(f"the checkpoint (iteration {done}, {len(weights)} weights, values {tuple(values.shape)}) does "
+                         f"not fit this run (n_iter={n_iter}, {len(ws)} weights)")
+    for w, saved in zip(ws, weights):
+        if tuple(saved.shape) != tuple(w.shape):
+            raise ValueError(f"checkpoint weight of shape {tuple(saved.shape)} does not fit {tuple(w.shape)}")
+        with torch.no_grad():
+            w.copy_(saved.to(dtype=w.dtype, device=w.device))
+    buf[:done] = values.to(dtype=buf.dtype, device=buf.device)
+    tests = state.get("test_values")
+    if tests is not None and len(tests):
+        test_buf[:len(tests)] = tests.to(dtype=test_buf.dtype, device=test_buf.device)
+    test_iters[:] = list(state.get("test_iter", []))
+    if traj is not None and state.get("trajectory") is not None:
+        traj[:] = [t.to(device=ws[0].device) for t in state["trajectory"]]
+    return done, float(state.get("seconds", 0.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -581,31 +627,3 @@ def escape_network(in_dim: int, activation: str, *, width: int = 500, depth: int
     if penultimate == "default":
         ws[-2] = init.default_uniform(widths, seed=seed, dtype=dtype, device=device)[-2]
     return ws
-
-
-def saved_run(path, run: Callable[[], History], save: bool = True) -> dict:
-    """Train with ``run()`` or, if ``path`` (an ``.npz`` file) holds a finished run, load it.
-
-    Returns ``dict(loss, grad, seconds, cached)`` (per-iteration training loss and gradient norm
-    of the :class:`History`). With ``save`` the finished run is written atomically (a temporary
-    file renamed into place), so an interrupted long run never leaves a half-written result and a
-    re-run resumes with the runs that are missing. A run whose values are not all finite is
-    saved too (the figure shows it) but reported with ``finite=False``.
-    """
-    from pathlib import Path
-
-    path = Path(path)
-    if save and path.exists():
-        with np.load(path) as f:
-            loss, grad = f["loss"], f["grad"]
-            return dict(loss=loss, grad=grad, seconds=float(f["seconds"]), cached=True,
-                        finite=bool(np.isfinite(loss).all() and np.isfinite(grad).all()))
-    hist = run()
-    res = dict(loss=hist.train_loss, grad=hist.grad_norm, seconds=hist.seconds, cached=False,
-               finite=bool(np.isfinite(hist.train_loss).all() and np.isfinite(hist.grad_norm).all()))
-    if save:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.npz")
-        np.savez(tmp, loss=res["loss"], grad=res["grad"], seconds=res["seconds"])
-        tmp.replace(path)
-    return res

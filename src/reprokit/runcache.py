@@ -67,15 +67,78 @@ def files_digest(files: Sequence[Path], base: Path) -> str:
     return h.hexdigest()
 
 
-def code_fingerprint(packages: Sequence[str]) -> str:
-    """SHA-256 of the source of ``packages`` (each file's path inside its package and its bytes).
-    Computed afresh on every call (a few milliseconds), so an edit is never missed."""
-    if isinstance(packages, str):
-        packages = (packages,)
-    h = hashlib.sha256()
-    for pkg in sorted(set(packages)):
-        h.update(pkg.encode() + b"\0" + files_digest(package_files(pkg), package_root(pkg)).encode())
-    return h.hexdigest()
+def _src_root() -> Path:
+    """The folder holding the book's packages (``src/``)."""
+    return package_root("reprokit").parent
+
+
+def _module_file(name: str) -> Path | None:
+    """The ``.py`` file of module ``name``; None for names that are not modules (``pkg.mod.attr``,
+    built-in or compiled modules, unknown names)."""
+    if not name:
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin and spec.origin.endswith(".py") else None
+
+
+def module_closure(module: str) -> list[Path]:
+    """The source files a module of the book runs: its own file and, transitively, those of the
+    book's modules it imports (``from . import x``, ``from .x import y``, ``from pkg import x``,
+    ``import pkg.x``), plus the ``__init__.py`` of each package involved. Imports of modules outside
+    ``src/`` (numpy, torch, ...) are pinned by the requirements and not followed."""
+    import ast
+
+    src = _src_root()
+    todo, seen, files = [module], set(), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = _module_file(name)
+        if path is None or src not in path.parents:
+            continue
+        files.add(path)
+        is_pkg = path.name == "__init__.py"
+        package = name if is_pkg else name.rpartition(".")[0]
+        if package:
+            files.add(package_root(package.split(".")[0]) / "__init__.py")
+        if is_pkg and name != module:
+            continue  # a package's __init__ re-exports everything; what a caller runs is followed directly
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    mod = f"{base}.{node.module}" if node.module else base
+                else:
+                    mod = node.module or ""
+                todo.append(mod)
+                todo.extend(f"{mod}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Import):
+                todo.extend(a.name for a in node.names)
+    return sorted(files)
+
+
+def code_fingerprint(code: Sequence[str]) -> str:
+    """SHA-256 of the source a run executes. Each item of ``code`` is a package of the book
+    (``"pcsaddles"``: all its files) or one of its modules (``"pcsaddles.escape"``: that module and,
+    transitively, the book's modules it imports; see :func:`module_closure`). Computed afresh on
+    every call (milliseconds), so an edit is never missed."""
+    if isinstance(code, str):
+        code = (code,)
+    files: set[Path] = set()
+    for name in code:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            raise ValueError(f"code names {name!r}, which is not an importable package or module of the book")
+        if spec.submodule_search_locations and "." not in name:
+            files |= set(package_files(name))
+        else:
+            files |= set(module_closure(name))
+    return files_digest(sorted(files), _src_root())
 
 
 def canonical(config: Mapping[str, Any]) -> str:
@@ -102,9 +165,10 @@ def canonical(config: Mapping[str, Any]) -> str:
 
 
 class RunStore:
-    """A folder of stored runs for one chapter and profile. ``code``: the packages whose source
-    keys the runs (those the runs execute). ``enabled=False`` computes everything and stores
-    nothing (the quick profile of a chapter that needs no store)."""
+    """A folder of stored runs for one chapter and profile. ``code``: the packages or modules whose
+    source keys the runs (:func:`code_fingerprint`; name the module that runs them, e.g.
+    ``"pcsaddles.escape"``, and its imports are followed). ``enabled=False`` computes everything and
+    stores nothing (the quick profile of a chapter that needs no store)."""
 
     def __init__(self, folder: str | os.PathLike[str], *, code: Sequence[str] = ("reprokit",), enabled: bool = True):
         self.folder = Path(folder)

@@ -48,3 +48,67 @@ def test_select_device():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA device"):
             escape.select_device("cuda", "paper")
+
+
+def _toy_sets():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 6, generator=gen, dtype=torch.float64)
+    y = torch.nn.functional.one_hot(torch.arange(32) % 10, 10).to(torch.float64)
+    from pcsaddles import data
+
+    return {"toy": data.Dataset(x, y, None, dict(name="toy", source="randn", n_samples=32, split="train", note=""))}
+
+
+def _toy_initial(seed, std=0.05):
+    from pcsaddles import train
+
+    return lambda name, d_in, act: train.escape_network(d_in, act, width=4, depth=2, std=std, seed=seed,
+                                                       dtype=torch.float64)
+
+
+CFG = dict(batch=8, lr=1e-2, T=5, dt=0.1, tol=1e-3, n_iter=6, max_epochs=None, activations=("tanh",))
+
+
+def test_run_rules_stores_runs_by_configuration_and_reloads_them(tmp_path):
+    from reprokit.runcache import RunStore
+
+    sets = _toy_sets()
+
+    def go(seed, std=0.05, **kw):
+        store = RunStore(tmp_path / "runs", code=["pcsaddles.escape"])
+        runs = escape.run_rules(sets, _toy_initial(seed, std), CFG, seed=seed, store=store, log=lambda s: None, **kw)
+        return runs, {r["status"] for r in store.report()}
+
+    first, status = go(0)
+    assert status == {"computed"} and set(first["toy", "tanh"]) == {"pc", "bp", "bp_matched"}
+    again, status = go(0)
+    assert status == {"loaded"}
+    for rule in ("pc", "bp", "bp_matched"):
+        np.testing.assert_array_equal(again["toy", "tanh"][rule]["loss"], first["toy", "tanh"][rule]["loss"])
+    _, status = go(3)  # another seed: other batches and initial weights, so nothing is reused
+    assert status == {"computed"}
+    _, status = go(0, std=0.07)  # another sigma: other initial weights
+    assert status == {"computed"}
+    _, status = go(0, max_iter=4)  # a capped smoke test never mixes with complete runs
+    assert status == {"computed"}
+
+
+def test_legacy_unkeyed_runs_are_adopted_only_when_allowed(tmp_path):
+    from reprokit.runcache import RunStore
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    legacy = dict(loss=np.full(6, 0.5), grad=np.ones(6), seconds=np.float64(2.0))
+    for rule in ("pc", "bp", "bp_matched"):
+        np.savez(folder / f"toy-tanh-{rule}.npz", **legacy)
+    store = RunStore(folder, code=["pcsaddles.escape"])
+    runs = escape.run_rules(_toy_sets(), _toy_initial(0), CFG, seed=0, store=store, log=lambda s: None)
+    assert {r["status"] for r in store.report()} == {"computed"}  # not allowed: recomputed
+    store = RunStore(folder / "other", code=["pcsaddles.escape"])
+    store.folder.mkdir()
+    for rule in ("pc", "bp", "bp_matched"):
+        np.savez(store.folder / f"toy-tanh-{rule}.npz", **legacy)
+    runs = escape.run_rules(_toy_sets(), _toy_initial(0), CFG, seed=0, store=store, legacy_ok=True, log=lambda s: None)
+    assert {r["status"] for r in store.report()} == {"legacy"}
+    np.testing.assert_array_equal(runs["toy", "tanh"]["pc"]["loss"], legacy["loss"])
+    assert runs["toy", "tanh"]["pc"]["cached"]

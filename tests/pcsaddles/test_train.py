@@ -371,25 +371,47 @@ def test_escape_network_initialisations():
         train.escape_network(784, "relu", penultimate="kaiming")
 
 
-def test_saved_run_resumes_without_retraining(tmp_path):
-    ws = train.escape_network(5, "linear", width=4, depth=2, std=0.3, seed=0, dtype=torch.float64)
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("rule", ["bp", "pc"])
+def test_a_run_interrupted_after_a_checkpoint_resumes_to_the_uninterrupted_result(rule):
+    ws = train.escape_network(5, "tanh", width=4, depth=2, std=0.3, seed=0, dtype=torch.float64)
     gen = torch.Generator().manual_seed(0)
-    x, y = torch.randn(8, 5, generator=gen, dtype=torch.float64), torch.randn(8, 10, generator=gen, dtype=torch.float64)
-    calls = []
+    ds = data.Dataset(torch.randn(40, 5, generator=gen, dtype=torch.float64),
+                      torch.randn(40, 10, generator=gen, dtype=torch.float64), None,
+                      dict(name="toy", source="randn", n_samples=40, split="train", note=""))
 
-    def run():
-        calls.append(1)
-        return train.train("bp", ws, iter([(x, y)] * 5), 5, 0.1)
+    def fit(**kw):
+        return train.train(rule, ws, train.epoch_batches(ds, 8, seed=1), 23, 0.05, activation="tanh",
+                           test=(ds.x, ds.y), test_every=5, stop=train.stop_on_plateau(5, -1.0), **kw)
 
-    path = tmp_path / "runs" / "a.npz"
-    first = train.saved_run(path, run)
-    second = train.saved_run(path, run)
-    assert len(calls) == 1 and not first["cached"] and second["cached"]
-    np.testing.assert_array_equal(first["loss"], second["loss"])
-    np.testing.assert_array_equal(first["grad"], second["grad"])
-    assert second["finite"] and not list(path.parent.glob(".*tmp*"))  # no temporary file left behind
-    unsaved = train.saved_run(tmp_path / "b.npz", run, save=False)
-    assert len(calls) == 2 and not (tmp_path / "b.npz").exists() and not unsaved["cached"]
+    full = fit()
+    saved = []
+
+    def checkpoint(make_state):  # save at iteration 11, then "crash" at 14
+        state = make_state()
+        if state["iteration"] == 11:
+            saved.append(state)
+        if state["iteration"] == 14:
+            raise _Interrupt
+        return True
+
+    with pytest.raises(_Interrupt):
+        fit(checkpoint=checkpoint)
+    resumed = fit(resume=saved[0])
+    np.testing.assert_array_equal(resumed.train_loss, full.train_loss)
+    np.testing.assert_array_equal(resumed.grad_norm, full.grad_norm)
+    np.testing.assert_array_equal(resumed.test_iter, full.test_iter)
+    np.testing.assert_array_equal(resumed.test_loss, full.test_loss)
+    for a, b in zip(resumed.weights, full.weights):
+        assert torch.equal(a, b)
+    assert all(torch.equal(a, b) for a, b in zip(ws, train.escape_network(5, "tanh", width=4, depth=2, std=0.3,
+                                                                         seed=0, dtype=torch.float64)))
+    bad = dict(saved[0], iteration=99)
+    with pytest.raises(ValueError, match="does not fit this run"):
+        fit(resume=bad)
 
 
 @pytest.mark.parametrize("act", ["linear", "tanh", "relu"])
