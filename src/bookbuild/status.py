@@ -75,6 +75,8 @@ def render(toc: Toc, records: dict[str, dict | None], failures: dict[str, str], 
         failed_chapters = 0
         rows = ["| chapter | covers | profile | claims passed | run time (this build) |", "|---|---|---|---|---|"]
         details: list[str] = []
+        coverage: list[str] = []
+        relaxed: list[str] = []
         for ch in part.chapters:
             rec = records.get(ch.id)
             title = rec["chapter"] if rec else ch.stem
@@ -107,11 +109,20 @@ def render(toc: Toc, records: dict[str, dict | None], failures: dict[str, str], 
                 details.append("")
             if rec.get("notes"):
                 details += ["How this run differs from the paper:", ""] + [f"- {_escape(n)}" for n in rec["notes"]] + [""]
+            paper_time = times.get(ch.id, {}).get("paper")
+            paper_state = ("not measured" if paper_time is None else
+                           "projected" if paper_time.get("projected") else f"run ({duration(paper_time['seconds'])})")
+            for row in rec.get("coverage", []):
+                coverage.append(f"| {_escape(row['item'])} | {row['status']} | {paper_state} | {_escape(row['why']) or '-'} "
+                                f"| {_escape(title)} |")
             details += ["| claim | statement | measured | target | origin | result |", "|---|---|---|---|---|---|"]
             for c in claims:
+                mark = " (relaxed)" if c.get("relaxed") else ""
                 details.append(
-                    f"| `{c['id']}` | {_escape(c['statement'])} | {_escape(format_value(c['value']))} | {_escape(c['target'])} "
+                    f"| `{c['id']}` | {_escape(c['statement'])} | {_escape(format_value(c['value']))} | {_escape(c['target'])}{mark} "
                     f"| {ORIGIN_LABELS.get(c.get('origin'), c.get('origin'))} | {'pass' if c['passed'] else '**FAIL**'} |")
+                if c.get("relaxed"):
+                    relaxed.append(f"- `{c['id']}` ({_escape(title)}): target {_escape(c['target'])}. {_escape(c['relaxed'])}")
             details.append("")
         n_pass += p_pass
         n_claims += p_claims
@@ -119,7 +130,17 @@ def render(toc: Toc, records: dict[str, dict | None], failures: dict[str, str], 
         part_rows.append(f"| {{ref}}`{_escape(part.caption)} <{label}>` | {len(ids)} | {p_pass} / {p_claims}"
                          + (f" ({failed_chapters} chapter(s) failed)" if failed_chapters else "")
                          + f" | {_part_time(times, ids, 'quick')} | {_part_time(times, ids, 'paper')} |")
-        sections += [f"({label})=", f"## {part.caption}", "", *rows, "", *_times_table(part, times, records), *details]
+        cov = []
+        if coverage:
+            cov = ["**Coverage of the paper.** For each panel or result: how this build ran it (run: the paper's "
+                   "settings; reduced: smaller sizes, fewer iterations or a data subset; projected: a time "
+                   "extrapolated, not a finished run; not run), whether the paper profile has been run to completion "
+                   "(with its measured time), and why.", "",
+                   "| paper item | this build | paper profile | why | chapter |", "|---|---|---|---|---|", *coverage, ""]
+        rel = (["**Relaxed or replaced targets** (each chapter explains the reason where it happens):", "", *relaxed, ""]
+               if relaxed else [])
+        sections += [f"({label})=", f"## {part.caption}", "", *rows, "", *cov, *rel, *_times_table(part, times, records),
+                     *details]
     head = [
         "# Reproduction status",
         "",

@@ -20,6 +20,15 @@ Every claim says where its target comes from (``origin``):
 * ``"book"``: a check the book adds (a consistency check, a limit, a comparison the paper does
   not make).
 
+A claim whose target differs from the one the paper (or the value derived from it) gives, because it
+does not hold as stated or cannot be checked here, says so with ``relaxed="why"``; the status page
+lists every such claim.
+
+A chapter also says, for each panel or result it covers, how this run relates to the paper's
+setting (:meth:`Reproduction.coverage`): ``"run"`` (the paper's settings), ``"reduced"`` (smaller
+sizes, fewer iterations, a data subset), ``"projected"`` (a time extrapolated, not a finished run)
+or ``"not run"`` (e.g. no data offline), with the reason.
+
 The claims directory is ``$REPROKIT_CLAIMS_DIR`` if set (the book build sets it to
 ``_build/claims``), otherwise ``_build/claims`` under the current directory.
 """
@@ -37,6 +46,7 @@ from typing import Any
 from .profiles import PROFILES
 
 ORIGINS = ("paper", "derived", "book")
+COVERAGE = ("run", "reduced", "projected", "not run")
 ENV_CLAIMS_DIR = "REPROKIT_CLAIMS_DIR"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*)+$")
 
@@ -113,6 +123,7 @@ class Reproduction:
         self.data: list[dict[str, Any]] = []
         self.claims: list[dict[str, Any]] = []
         self.notes: list[str] = []
+        self.coverage_rows: list[dict[str, str]] = []
 
     @property
     def part(self) -> str:
@@ -138,34 +149,53 @@ class Reproduction:
         if text not in self.notes:
             self.notes.append(text.strip())
 
+    def coverage(self, item: str, status: str, why: str = "") -> None:
+        """How this run covers one panel or result of the paper (``item``, in the paper's numbering,
+        e.g. ``"figure 5, Fashion-MNIST row"``): ``status`` one of :data:`COVERAGE`, and ``why``
+        (required unless ``"run"``: what was reduced, projected or not run, and the reason)."""
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"a coverage item must name a panel or result of the paper; received {item!r}")
+        if status not in COVERAGE:
+            raise ValueError(f"unknown coverage status {status!r} for {item!r}; expected one of {list(COVERAGE)}")
+        if status != "run" and not (isinstance(why, str) and why.strip()):
+            raise ValueError(f"coverage {status!r} of {item!r} needs a reason (why)")
+        self.coverage_rows.append(dict(item=item.strip(), status=status, why=why.strip()))
+
     def check(self, claim_id: str, statement: str, value: Any, target: str, passed: bool,
-              origin: str | None = None) -> bool:
-        """Record one claim: its measured ``value``, the ``target`` it must meet, whether it did, and
-        where the target comes from (``origin``: one of :data:`ORIGINS`)."""
+              origin: str | None = None, relaxed: str | None = None) -> bool:
+        """Record one claim: its measured ``value``, the ``target`` it must meet, whether it did, where
+        the target comes from (``origin``: one of :data:`ORIGINS`) and, if the target was relaxed or
+        replaced relative to the paper's, why (``relaxed``)."""
         if any(c["id"] == claim_id for c in self.claims):
             raise ValueError(f"claim id {claim_id!r} is used twice in {self.id}")
         if origin is not None and origin not in ORIGINS:
             raise ValueError(f"unknown claim origin {origin!r} for {claim_id!r}; expected one of {list(ORIGINS)}")
+        if relaxed is not None and not (isinstance(relaxed, str) and relaxed.strip()):
+            raise ValueError(f"relaxed must say why the target of {claim_id!r} was relaxed; received {relaxed!r}")
         self.claims.append({"id": claim_id, "statement": statement, "value": _jsonable(value), "target": target,
-                            "passed": bool(passed), "origin": origin})
+                            "passed": bool(passed), "origin": origin, "relaxed": relaxed})
         return bool(passed)
 
-    def check_below(self, claim_id: str, statement: str, value: float, bound: float, origin: str | None = None) -> bool:
+    def check_below(self, claim_id: str, statement: str, value: float, bound: float, origin: str | None = None,
+                    relaxed: str | None = None) -> bool:
         """Claim ``value < bound`` (a NaN value fails)."""
         value = float(value)
-        return self.check(claim_id, statement, value, f"< {bound:.3g}", math.isfinite(value) and value < bound, origin)
+        return self.check(claim_id, statement, value, f"< {bound:.3g}", math.isfinite(value) and value < bound, origin,
+                          relaxed)
 
-    def check_above(self, claim_id: str, statement: str, value: float, bound: float, origin: str | None = None) -> bool:
+    def check_above(self, claim_id: str, statement: str, value: float, bound: float, origin: str | None = None,
+                    relaxed: str | None = None) -> bool:
         """Claim ``value > bound`` (a NaN value fails)."""
         value = float(value)
-        return self.check(claim_id, statement, value, f"> {bound:.3g}", math.isfinite(value) and value > bound, origin)
+        return self.check(claim_id, statement, value, f"> {bound:.3g}", math.isfinite(value) and value > bound, origin,
+                          relaxed)
 
     def check_close(self, claim_id: str, statement: str, value: float, expected: float, tol: float,
-                    origin: str | None = None) -> bool:
+                    origin: str | None = None, relaxed: str | None = None) -> bool:
         """Claim ``|value - expected| <= tol`` (a NaN value fails)."""
         value = float(value)
         ok = math.isfinite(value) and abs(value - expected) <= tol
-        return self.check(claim_id, statement, value, f"{expected:.6g} ± {tol:.2g}", ok, origin)
+        return self.check(claim_id, statement, value, f"{expected:.6g} ± {tol:.2g}", ok, origin, relaxed)
 
     def record(self) -> dict[str, Any]:
         return {
@@ -178,6 +208,7 @@ class Reproduction:
             "environment": environment(),
             "data": self.data,
             "notes": self.notes,
+            "coverage": self.coverage_rows,
             "claims": self.claims,
         }
 

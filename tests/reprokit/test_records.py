@@ -38,6 +38,8 @@ def test_finish_writes_the_documented_json_under_the_chapter_id(claims_dir):
     rep.add_data({"name": "toy", "source": "N(1, 0.1^2), y = -x", "n": 64})
     rep.add_data({"name": "toy", "source": "N(1, 0.1^2), y = -x", "n": 64})  # recorded once
     rep.note("widths 4-64 instead of the paper's 10-300")
+    rep.coverage("theorem 1, widths 10-300", "reduced", "widths 4-64 on CPU")
+    rep.coverage("equation 5", "run")
     assert rep.check_below("T1-exact", "F(z*) equals Eq. 5", torch.tensor(3e-16, dtype=torch.float64), 1e-10,
                            origin="derived") is True
     assert rep.check_above("T2-neg", "lambda_min < 0 has a magnitude", np.float64(2.5), 1.0, origin="paper") is True
@@ -49,10 +51,12 @@ def test_finish_writes_the_documented_json_under_the_chapter_id(claims_dir):
     written = json.loads(path.read_text())
     assert written == returned
     assert set(written) == {"id", "part", "chapter", "covers", "profile", "seconds", "environment", "data", "notes",
-                            "claims"}
+                            "coverage", "claims"}
     assert written["id"] == CID and written["part"] == "pc-saddles"
     assert written["covers"] == ["theorem 1", "equation 5"]
     assert written["notes"] == ["widths 4-64 instead of the paper's 10-300"]
+    assert written["coverage"] == [dict(item="theorem 1, widths 10-300", status="reduced", why="widths 4-64 on CPU"),
+                                   dict(item="equation 5", status="run", why="")]
     assert written["environment"]["torch_threads"] == torch.get_num_threads()
     assert written["environment"]["cpu_count"] == os.cpu_count()
     assert written["chapter"] == "Theorem 1" and written["profile"] == "quick"
@@ -60,11 +64,11 @@ def test_finish_writes_the_documented_json_under_the_chapter_id(claims_dir):
     assert written["data"] == [{"name": "toy", "source": "N(1, 0.1^2), y = -x", "n": 64}]
     assert written["claims"][:3] == [
         {"id": "T1-exact", "statement": "F(z*) equals Eq. 5", "value": 3e-16, "target": "< 1e-10", "passed": True,
-         "origin": "derived"},
+         "origin": "derived", "relaxed": None},
         {"id": "T2-neg", "statement": "lambda_min < 0 has a magnitude", "value": 2.5, "target": "> 1", "passed": True,
-         "origin": "paper"},
+         "origin": "paper", "relaxed": None},
         {"id": "T2-count", "statement": "negative eigenvalues", "value": 18, "target": "== 18", "passed": True,
-         "origin": "book"},
+         "origin": "book", "relaxed": None},
     ]
     assert written["claims"][3]["target"] == "-1.61803 ± 1e-06" and written["claims"][3]["origin"] is None
     assert [p.name for p in (claims_dir / "pc-saddles").iterdir()] == [path.name]  # no temporary file left
@@ -152,3 +156,18 @@ def test_summary_lists_every_claim():
 ])
 def test_format_value_prints_numbers_not_python_reprs(value, text):
     assert records.format_value(value) == text
+
+
+def test_coverage_and_relaxed_targets_must_say_why():
+    rep = rep_of()
+    with pytest.raises(ValueError, match=r"unknown coverage status 'partial'.*\['run', 'reduced', 'projected', 'not run'\]"):
+        rep.coverage("figure 5", "partial", "x")
+    with pytest.raises(ValueError, match="'not run' of 'figure 5, CIFAR-10' needs a reason"):
+        rep.coverage("figure 5, CIFAR-10", "not run")
+    with pytest.raises(ValueError, match="must name a panel"):
+        rep.coverage(" ", "run")
+    with pytest.raises(ValueError, match="relaxed must say why"):
+        rep.check_below("x", "s", 0.1, 1.0, relaxed="")
+    rep.check_below("T3-unrolled", "T = 50 vs theory", 0.012, 5e-2, origin="derived",
+                    relaxed="5e-4 does not hold at this saddle (activity Hessian min eigenvalue 0.34)")
+    assert rep.claims[0]["relaxed"].startswith("5e-4 does not hold")
