@@ -2,18 +2,30 @@
 Networks?" (Innocenti, Achour, Singh, Buckley; NeurIPS 2024): deep-linear-network and
 predictive-coding primitives and the experiments built on them.
 
-Modules: :mod:`~pcsaddles.dln` (loss, rescaling, equilibrated energy), :mod:`~pcsaddles.pc`
-(energy, inference, weight gradients), :mod:`~pcsaddles.data` (datasets with provenance),
-:mod:`~pcsaddles.init` (weight initialisations), :mod:`~pcsaddles.train` (BP and PC training),
-:mod:`~pcsaddles.layered` (PC and BP for block networks such as the paper's CIFAR-10 conv net),
-:mod:`~pcsaddles.plotting` (landscape panels), and one module per group of chapters
-(:mod:`~pcsaddles.origin`, :mod:`~pcsaddles.zero_rank`, :mod:`~pcsaddles.completion`,
-:mod:`~pcsaddles.minima`, :mod:`~pcsaddles.escape`). What every part of the book shares (records,
-profiles, Hessians, the run cache, checksummed downloads, the plotting style) is :mod:`reprokit`.
+Modules, one idea each:
+
+* the model: :mod:`~pcsaddles.dln` (loss, rescaling, equilibrated energy), :mod:`~pcsaddles.pc`
+  (energy, inference, weight gradients), :mod:`~pcsaddles.ode` (the adaptive Heun solver),
+  :mod:`~pcsaddles.activations`, :mod:`~pcsaddles.init` (weight initialisations),
+  :mod:`~pcsaddles.layered` (PC and BP for block networks such as the paper's CIFAR-10 conv net);
+* data: :mod:`~pcsaddles.data` (``load`` by name), :mod:`~pcsaddles.dataset` (the type),
+  :mod:`~pcsaddles.toy`, :mod:`~pcsaddles.packaged`, :mod:`~pcsaddles.idx`, :mod:`~pcsaddles.cifar`
+  (the loaders), :mod:`~pcsaddles.datafiles` (where files are found), :mod:`~pcsaddles.batching`;
+* training: :mod:`~pcsaddles.train` (the loop), :mod:`~pcsaddles.normalisation` (the paper's and the
+  authors' objectives), :mod:`~pcsaddles.stopping` (stopping rules), :mod:`~pcsaddles.curves`
+  (escape times, bands over seeds), :mod:`~pcsaddles.landscape` (loss and energy landscapes);
+* one module per group of chapters: :mod:`~pcsaddles.origin` (Theorem 2), :mod:`~pcsaddles.zero_rank`
+  (Theorem 3), :mod:`~pcsaddles.escape` (Figures 5, 11, 12), :mod:`~pcsaddles.completion`
+  (Figure 6), :mod:`~pcsaddles.minima` (Appendix A.3.7 and the caveats);
+* :mod:`~pcsaddles.plotting` (the figure panels several chapters draw).
+
+What every part of the book shares (records, profiles, Hessians, the run cache, checksummed
+downloads, the plotting style) is :mod:`reprokit`.
 """
 
-from . import activations, completion, data, dln, escape, init, layered, minima, ode, origin, pc, plotting, train, zero_rank
+from . import (activations, batching, completion, curves, data, dln, escape, init, landscape, layered, minima,
+               normalisation, ode, origin, pc, plotting, stopping, train, zero_rank)
 
-__all__ = ["activations", "completion", "data", "dln", "escape", "init", "layered", "minima", "ode", "origin", "pc",
-           "plotting", "train", "zero_rank"]
-__version__ = "0.2.0"
+__all__ = ["activations", "batching", "completion", "curves", "data", "dln", "escape", "init", "landscape", "layered",
+           "minima", "normalisation", "ode", "origin", "pc", "plotting", "stopping", "train", "zero_rank"]
+__version__ = "0.3.0"

@@ -19,7 +19,7 @@ held-out entries (SPEC §4 item 13).
 **Normalisations** follow :mod:`pcsaddles.train` with ``convention="authors"``: BP descends
 ``L_mse`` (``c_BP = 2/d`` times the paper's ``1/(2N)`` loss), PC descends ``1/2 sum_batch ||e||^2``
 (``c_PC = N``); at equal learning rate PC's step is ``N d / 2 = 50`` times BP's for ``n = d = 10``
-(:func:`pcsaddles.train.matched_lr_factor`). Gradient norms are of these scaled gradients.
+(:func:`pcsaddles.normalisation.matched_lr_factor`). Gradient norms are of these scaled gradients.
 
 **Saddles by numerical rank** (SPEC §5): the numerical rank of the network map is the number of
 singular values of the output matrix ``f_theta(X) (N, d)`` above ``rank_tol = 0.1``. For every rank

@@ -2,9 +2,9 @@
 
 Every (dataset, activation) pair is trained three ways from the same initial network and the
 same batches: PC, BP with the authors' normalisation, and BP with the normalisation-matched
-learning rate (:func:`pcsaddles.train.matched_lr_factor`). PC runs first; both BP runs take as
+learning rate (:func:`pcsaddles.normalisation.matched_lr_factor`). PC runs first; both BP runs take as
 many iterations as PC did. The chapters differ only in the initial network
-(:func:`pcsaddles.train.escape_network`), their text and their checks.
+(:func:`initial_network`), their text and their checks.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ import torch
 
 from reprokit.runcache import RunStore
 
-from . import data, layered, train
+from . import data, init, layered, train
+from ._checks import check_choice
+from .activations import get_activation
+from .batching import epoch_batches
+from .normalisation import matched_lr_factor
+from .stopping import stop_on_plateau
 
 RULES = ("pc", "bp", "bp_matched")
 LABELS = {"fashion_mnist": "Fashion-MNIST", "mnist_subset": "MNIST (5 000-image subset)", "mnist": "MNIST",
@@ -34,6 +39,34 @@ def select_device(device: str, profile: str) -> torch.device:
         raise RuntimeError("device='cuda' but no CUDA device is visible to torch; use device='auto' or 'cpu'")
     use_cuda = device == "cuda" or (device == "auto" and profile == "paper" and torch.cuda.is_available())
     return torch.device("cuda" if use_cuda else "cpu")
+
+
+def initial_network(in_dim: int, activation: str, *, width: int = 500, depth: int = 4, std: float = 5e-3,
+                   penultimate: str = "gaussian", conv: bool = False, conv_bias: str = "default", n_out: int = 10,
+                   seed: int = 0, dtype: torch.dtype = torch.float32, device=None):
+    """The initial network of a BP-vs-PC run near a zero-rank saddle (Figures 5 and 12).
+
+    Fully connected (``conv=False``): ``[W1, ..., W_{depth+1}]`` with widths
+    ``[in_dim, width x depth, n_out]``, all ``N(0, std^2)`` (Figure 5: the origin);
+    ``penultimate="default"`` replaces ``W_{L-1}`` by PyTorch's default ``U(+-1/sqrt(fan_in))``
+    (Figure 12: the other zero-rank saddle). ``activation`` is then applied by the training loop.
+
+    ``conv=True``: the paper's CIFAR-10 network (:func:`pcsaddles.layered.conv_net`, which needs
+    ``in_dim = 3072``), a :class:`pcsaddles.layered.Net` carrying its ``activation``; ``conv_bias``
+    ``"default"`` (the authors: PyTorch's default conv biases) or ``"zero"``.
+    """
+    if conv:
+        if in_dim != 3 * 32 * 32:
+            raise ValueError(f"the paper's conv net reads 3x32x32 CIFAR-10 images (in_dim 3072); received in_dim={in_dim}")
+        return layered.conv_net((3, 32, 32), activation=activation, std=std, bias=conv_bias, penultimate=penultimate,
+                                n_out=n_out, seed=seed, dtype=dtype, device=device)
+    check_choice("penultimate", penultimate, ("gaussian", "default"))
+    get_activation(activation)
+    widths = [in_dim] + [width] * depth + [n_out]
+    ws = init.gaussian(widths, std, seed=seed, dtype=dtype, device=device)
+    if penultimate == "default":
+        ws[-2] = init.default_uniform(widths, seed=seed, dtype=dtype, device=device)[-2]
+    return ws
 
 
 def load_datasets(names, device) -> tuple[dict[str, data.Dataset], dict[str, str]]:
@@ -68,7 +101,7 @@ def run_rules(sets: dict[str, data.Dataset], initial: Callable, cfg: dict, *, se
 
     ``initial(name, in_dim, act)`` gives the initial network. ``cfg`` holds ``batch``, ``lr``,
     ``T``, ``dt``, ``tol`` and either ``n_iter`` (a fixed budget) or ``max_epochs`` (the authors'
-    plateau rule, :func:`pcsaddles.train.stop_on_plateau`). ``max_iter > 0`` caps every run.
+    plateau rule, :func:`pcsaddles.stopping.stop_on_plateau`). ``max_iter > 0`` caps every run.
 
     Every run goes through ``store`` (:class:`reprokit.runcache.RunStore`), keyed by its full
     configuration: the dataset (a digest of its tensors), the initial weights (a digest: width,
@@ -80,7 +113,7 @@ def run_rules(sets: dict[str, data.Dataset], initial: Callable, cfg: dict, *, se
     run saved by earlier builds under the unkeyed name ``<dataset>-<activation>-<rule>.npz`` (only
     when the chapter runs its default settings, which is what those builds stored; "legacy").
     """
-    factor = train.matched_lr_factor(cfg["batch"], 10)
+    factor = matched_lr_factor(cfg["batch"], 10)
     runs = {}
     for name, ds in sets.items():
         data_key = tensor_digest([ds.x, ds.y])
@@ -108,10 +141,10 @@ def run_rules(sets: dict[str, data.Dataset], initial: Callable, cfg: dict, *, se
                     stored.save(arrays, seconds=float(arrays["seconds"]))
                     stored.status = "legacy"
                 else:
-                    hist = train.train("pc" if rule == "pc" else "bp", w0, train.epoch_batches(ds, cfg["batch"], seed),
+                    hist = train.train("pc" if rule == "pc" else "bp", w0, epoch_batches(ds, cfg["batch"], seed),
                                        n_iter, cfg["lr"], activation=act, convention="authors", report="mse",
                                        n_steps=cfg["T"], dt=cfg["dt"], lr_factor=lr_factor,
-                                       stop=train.stop_on_plateau(epoch, cfg["tol"]) if plateau else None,
+                                       stop=stop_on_plateau(epoch, cfg["tol"]) if plateau else None,
                                        progress=progress, resume=stored.resume_state(),
                                        checkpoint=stored.checkpointer(checkpoint_every))
                     arrays = dict(loss=hist.train_loss, grad=hist.grad_norm, seconds=hist.seconds)

@@ -1,9 +1,9 @@
-"""Training with backprop (BP) and predictive coding (PC), escape times, and landscapes.
+"""The training loop of every BP-vs-PC chapter: backprop (BP) and predictive coding (PC).
 
-Used by the BP-vs-PC chapters (Figures 2, 5, 6, 7, 11, 12). Conventions as in
-:mod:`pcsaddles.dln`: ``weights = [W1, ..., WL]`` with ``W_l (d_l, d_{l-1})``, no biases, a batch
-``x (N, d_0)``, ``y (N, d_L)``, activations (``"linear"``, ``"tanh"``, ``"relu"``) on hidden layers
-only. Everything runs in the dtype and on the device of the weights (float32/float64, CPU/CUDA).
+Used by Figures 2, 5, 6, 7, 11 and 12. Conventions as in :mod:`pcsaddles.dln`: ``weights = [W1,
+..., WL]`` with ``W_l (d_l, d_{l-1})``, no biases, a batch ``x (N, d_0)``, ``y (N, d_L)``,
+activations (``"linear"``, ``"tanh"``, ``"relu"``) on hidden layers only. Everything runs in the
+dtype and on the device of the weights (float32/float64, CPU/CUDA).
 
 **Steps.** Both rules are plain SGD, ``W_l <- W_l - lr * g_l``:
 
@@ -13,88 +13,34 @@ only. Everything runs in the dtype and on the device of the weights (float32/flo
   (``dt = 0.1``) from the feed-forward pass (:func:`pcsaddles.pc.infer`), with
   ``F = 1/(2N) sum_i sum_l ||e_{l,i}||^2`` (Eq. 2) and the gradient from
   :func:`pcsaddles.pc.weight_grads` (Eq. 4). For ``T -> inf`` this is gradient descent on the
-  equilibrated energy ``F*`` (envelope theorem, SPEC 1.8).
+  equilibrated energy ``F*`` (the envelope theorem; checked in the Theorem 1 chapter).
 
-**Normalisation conventions** (SPEC 1.3), the factors ``c``:
-
-============  ==========================================  ===========================================
-convention    BP objective, ``c_BP``                      PC objective, ``c_PC``
-============  ==========================================  ===========================================
-``"paper"``   ``L = 1/(2N) sum ||r||^2``, ``c = 1``       ``F = 1/(2N) sum ||e||^2``, ``c = 1``
-``"authors"`` ``nn.MSELoss`` = ``1/(N d_L) sum ||r||^2``  ``1/2 sum_batch ||e||^2`` (a batch *sum*),
-              = ``(2/d_L) L``, ``c = 2/d_L``              ``= N F``, ``c = N``
-============  ==========================================  ===========================================
-
-So under the authors' conventions PC's step is ``c_PC / c_BP = N d_L / 2`` times BP's at the same
-nominal learning rate (x96 for the 3-D toy net with N = 64, x320 for 10 classes). The
-*normalisation-matched* BP control multiplies BP's learning rate by :func:`matched_lr_factor`
-``= N d_L / 2``, which makes its step ``N * grad L``, the same scale as the authors' PC step.
-
-**Reported losses** (``report``): ``"paper"`` is ``L`` (Eq. 1); ``"mse"`` is ``nn.MSELoss``
-``= 1/(N d_L) sum ||r||^2 = (2/d_L) L``, what the paper's BP-vs-PC figures plot. For PC the
-training loss is the loss of the feed-forward pass on the batch (as in the authors' code), not
-the energy.
+The factors ``c`` and the reported losses are :mod:`pcsaddles.normalisation`; the batches
+:mod:`pcsaddles.batching`; the stopping rules :mod:`pcsaddles.stopping`; reading the resulting
+curves (escape times, bands over seeds) :mod:`pcsaddles.curves`. A run's record is a
+:class:`History`, the one result type of every training run in the book (mini-batch SGD, the
+full-batch gradient descent of matrix completion, and the stored runs of Figures 5 and 12).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from . import data as _data
 from reprokit import hessian
 
-from . import dln, init, layered, pc
+from . import dln, layered, pc
 from ._checks import check_choice, check_data, check_weights
 from .activations import get_activation
-
-RULES = ("bp", "pc")
-CONVENTIONS = ("paper", "authors")
-REPORTS = ("paper", "mse")
-OBJECTIVES = ("loss", "energy", "equilibrated")
+from .normalisation import CONVENTIONS, REPORTS, RULES, grad_scale, reported_loss
+from .stopping import Progress, StopRule
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-# --------------------------------------------------------------------------------------------
-# normalisations
-
-
-def grad_scale(rule: str, convention: str, n: int, d_out: int) -> float:
-    """The factor ``c`` with ``step = lr * c * (paper-normalised gradient)`` (table in the module doc).
-
-    ``"paper"``: 1 for both rules. ``"authors"``: ``2 / d_out`` for BP (``nn.MSELoss``), ``n`` for
-    PC (gradient of ``1/2`` times the batch *sum* of squared errors).
-    """
-    check_choice("rule", rule, RULES)
-    check_choice("convention", convention, CONVENTIONS)
-    if convention == "paper":
-        return 1.0
-    return 2.0 / d_out if rule == "bp" else float(n)
-
-
-def matched_lr_factor(n: int, d_out: int) -> float:
-    """``N d_L / 2``: the ratio of the authors' PC step to their BP step at equal learning rate.
-
-    BP run with ``lr * matched_lr_factor(N, d_L)`` under the ``"authors"`` convention takes steps
-    ``lr * N * grad L``, the same normalisation as the authors' PC steps ``lr * N * dF/dtheta``
-    (the normalisation-matched control of SPEC 6.3).
-    """
-    if n < 1 or d_out < 1:
-        raise ValueError(f"need a batch size n >= 1 and d_out >= 1; received n={n}, d_out={d_out}")
-    return n * d_out / 2.0
-
-
-def reported_loss(out: torch.Tensor, y: torch.Tensor, report: str = "paper") -> torch.Tensor:
-    """The loss of predictions ``out (N, d_L)``: ``"paper"`` ``1/(2N) sum ||y - out||^2`` (Eq. 1),
-    ``"mse"`` ``1/(N d_L) sum ||y - out||^2`` (``nn.MSELoss``, what the paper's BP-vs-PC figures show)."""
-    check_choice("report", report, REPORTS)
-    sq = (y - out).pow(2)
-    return sq.mean() if report == "mse" else 0.5 * sq.sum() / out.shape[0]
+Monitor = Callable[[int, list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,11 +79,11 @@ def loss_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor
     return zs[-1], grads
 
 
-def _pc_grads(weights, x, y, activation, n_steps, dt):
+def _pc_grads(weights, x, y, activation, n_steps, dt, mask=None):
     """Feed-forward output and ``dF/dW`` (paper normalisation) after ``n_steps`` Euler steps."""
     layers = dln.forward(weights, x, activation)  # [z_1, ..., z_L], the feed-forward pass
-    z = pc.infer(weights, x, y, activation, method="euler", dt=dt, n_steps=n_steps, init=layers[:-1])
-    return layers[-1], pc.weight_grads(weights, z, x, y, activation), z
+    z = pc.infer(weights, x, y, activation, method="euler", dt=dt, n_steps=n_steps, init=layers[:-1], mask=mask)
+    return layers[-1], pc.weight_grads(weights, z, x, y, activation, mask=mask), z
 
 
 @dataclass
@@ -182,81 +128,6 @@ def pc_step(weights, x, y, lr: float, *, n_steps: int = 50, dt: float = 0.1, act
 
 
 # --------------------------------------------------------------------------------------------
-# batches
-
-
-def fresh_batches(dataset: _data.Dataset, batch_size: int) -> Iterator[Batch]:
-    """Consecutive disjoint batches ``dataset[k B:(k+1) B]``: a fresh sample every iteration, never
-    reused (the chain experiments draw a new batch of the toy data each step). Pre-draw
-    ``n_iter * batch_size`` samples, e.g. ``data.toy_gaussian(n_iter * 64, dim=1, seed=s)``."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; received {batch_size!r}")
-    starts = range(0, len(dataset) - batch_size + 1, batch_size)
-    return ((dataset.x[s:s + batch_size], dataset.y[s:s + batch_size]) for s in starts)
-
-
-def epoch_batches(dataset: _data.Dataset, batch_size: int, seed: int = 0) -> Iterator[Batch]:
-    """Shuffled minibatches over an unlimited number of epochs (``drop_last``, as a PyTorch
-    ``DataLoader(shuffle=True, drop_last=True)``). Epoch ``e`` uses
-    ``data.batches(dataset, batch_size, seed=1000 * seed + e)``, so runs with the same ``seed``
-    (e.g. BP and PC) see the same batches in the same order (streams of different seeds are
-    distinct for the first 1000 epochs)."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; received {batch_size!r}")
-    return _epochs(dataset, batch_size, seed)
-
-
-def _epochs(dataset, batch_size, seed):
-    epoch = 0
-    while True:
-        yield from _data.batches(dataset, batch_size, seed=1000 * seed + epoch)
-        epoch += 1
-
-
-# --------------------------------------------------------------------------------------------
-# stopping rules
-
-
-@dataclass
-class Progress:
-    """What a stopping rule sees after update ``iteration`` (0-based): tensors (on the weights'
-    device) of the training losses so far and of the test losses measured so far."""
-
-    iteration: int
-    train_loss: torch.Tensor
-    test_loss: torch.Tensor
-
-
-StopRule = Callable[[Progress], bool]
-
-
-def stop_when_test_below(threshold: float) -> StopRule:
-    """Stop once the latest test loss is below ``threshold`` (the 1-unit chain's PC rule, 1e-3)."""
-
-    def rule(p: Progress) -> bool:
-        return p.test_loss.numel() > 0 and float(p.test_loss[-1]) < threshold
-
-    return rule
-
-
-def stop_on_plateau(epoch_length: int, tol: float) -> StopRule:
-    """The authors' rule: at the end of each epoch (``epoch_length`` iterations) after the first,
-    stop when the epoch-average training loss decreased by less than ``tol``."""
-    if epoch_length < 1:
-        raise ValueError(f"epoch_length must be >= 1; received {epoch_length}")
-
-    def rule(p: Progress) -> bool:
-        done = p.iteration + 1
-        if done % epoch_length or done < 2 * epoch_length:
-            return False
-        last = p.train_loss[done - epoch_length:done].mean()
-        prev = p.train_loss[done - 2 * epoch_length:done - epoch_length].mean()
-        return float(prev - last) < tol
-
-    return rule
-
-
-# --------------------------------------------------------------------------------------------
 # the training loop
 
 
@@ -269,7 +140,11 @@ class History:
     was descended (scaled by the convention, not by the learning rate). ``test_loss[k]`` was
     measured after ``test_iter[k]`` updates (``test_iter = 0`` is the initialisation).
     ``trajectory`` (if recorded) holds the flattened weights ``theta_0 .. theta_n``, shape
-    ``(n + 1, p)``. ``weights`` are the final weights.
+    ``(n + 1, p)``. ``weights`` are the final weights (``None`` for a run loaded from a store that
+    keeps only its curves). ``diverged``: the run stopped because its loss left the range given by
+    ``diverge_above`` or PC inference produced non-finite activities. ``monitor``: the object
+    passed to :func:`train` as ``monitor`` (what it observed, e.g. ranks and checkpoints).
+    ``status``: ``"computed"``, or how a stored run was obtained (``"loaded"``, ``"resumed"``, ...).
     """
 
     rule: str
@@ -281,19 +156,41 @@ class History:
     grad_norm: np.ndarray
     test_iter: np.ndarray
     test_loss: np.ndarray
-    weights: list[torch.Tensor] | layered.Net
+    weights: list[torch.Tensor] | layered.Net | None
     trajectory: np.ndarray | None = None
     stopped_early: bool = False
     seconds: float = 0.0
     settings: dict = field(default_factory=dict)
+    diverged: bool = False
+    monitor: object | None = None
+    status: str = "computed"
 
     @property
     def n_iter(self) -> int:
         return len(self.train_loss)
 
+    @property
+    def finite(self) -> bool:
+        """Whether every recorded loss and gradient norm is finite."""
+        return bool(np.isfinite(self.train_loss).all() and np.isfinite(self.grad_norm).all())
+
     def escape(self, fraction: float = 0.5) -> int | None:
-        """:func:`escape_iteration` of the training loss."""
+        """:func:`pcsaddles.curves.escape_iteration` of the training loss (from the start of the run)."""
+        from .curves import escape_iteration
+
         return escape_iteration(self.train_loss, fraction)
+
+    @classmethod
+    def from_curves(cls, rule: str, loss, grad_norm, *, lr: float, lr_factor: float = 1.0, convention: str = "authors",
+                    report: str = "mse", seconds: float = 0.0, status: str = "loaded", settings: dict | None = None
+                    ) -> History:
+        """A History holding only per-iteration curves (a stored run whose weights were not kept)."""
+        loss, grad_norm = np.asarray(loss, dtype=float), np.asarray(grad_norm, dtype=float)
+        if loss.ndim != 1 or loss.shape != grad_norm.shape:
+            raise ValueError(f"loss and grad_norm must be 1-D of one length; received {loss.shape}, {grad_norm.shape}")
+        return cls(rule=rule, convention=convention, report=report, lr=lr, lr_factor=lr_factor, train_loss=loss,
+                   grad_norm=grad_norm, test_iter=np.zeros(0, dtype=np.int64), test_loss=np.zeros(0), weights=None,
+                   seconds=float(seconds), settings=dict(settings or {}), status=status)
 
 
 def train(
@@ -309,9 +206,12 @@ def train(
     n_steps: int = 50,
     dt: float = 0.1,
     report: str = "paper",
+    mask: torch.Tensor | None = None,
     test: Batch | None = None,
     test_every: int = 1,
     stop: StopRule | None = None,
+    monitor: Monitor | None = None,
+    diverge_above: float | None = None,
     record_trajectory: bool = False,
     progress: bool = False,
     resume: dict | None = None,
@@ -325,8 +225,19 @@ def train(
     by :func:`grad_scale` for ``convention`` and updates ``W <- W - lr * lr_factor * g``.
     Recorded per iteration (see :class:`History`): the ``report`` loss before the update and
     ``||g||_2``; with ``test = (x_test, y_test)`` the test loss at initialisation and after every
-    ``test_every`` updates. ``stop`` (see :func:`stop_when_test_below`, :func:`stop_on_plateau`)
-    is called after every update and ends the run when it returns True.
+    ``test_every`` updates. ``stop`` (:mod:`pcsaddles.stopping`) is called after every update and
+    ends the run when it returns True.
+
+    ``mask`` (0/1, the shape of every batch's ``y``; full-batch runs): only the observed target
+    entries count, in BP's loss (:func:`loss_grads`), in PC's output error (the output is clamped to
+    the observed entries, :func:`pcsaddles.pc.infer`) and in the reported loss (matrix completion,
+    Figure 6). ``monitor(iteration, weights, output, loss, grad_norm)`` is called at every
+    iteration before the update, with the current weights (do not modify them; clone what you
+    keep), the network's output on the batch and the recorded loss and gradient norm (tensors);
+    it is returned as ``History.monitor``. ``diverge_above``: stop, with ``History.diverged``, once
+    the reported loss is not finite or exceeds this value (checked every iteration); a PC run
+    whose inference produces non-finite activities stops the same way (its last iteration is not
+    recorded).
 
     ``weights`` may also be a :class:`pcsaddles.layered.Net` (e.g. the paper's CIFAR-10 conv net):
     then ``activation`` is ignored (the blocks carry theirs), the gradients come from
@@ -355,6 +266,8 @@ def train(
         raise ValueError(f"lr and lr_factor must be positive; received lr={lr}, lr_factor={lr_factor}")
     if test_every < 1:
         raise ValueError(f"test_every must be >= 1; received {test_every}")
+    if mask is not None and is_net:
+        raise ValueError("mask applies to fully connected weight lists, not to a layered.Net")
     if is_net:
         net = weights.clone()
         ws = net.params  # updated in place
@@ -376,8 +289,8 @@ def train(
 
         def gradients(x, y):
             if rule == "bp":
-                return loss_grads(ws, x, y, activation)
-            return _pc_grads(ws, x, y, activation, n_steps, dt)[:2]
+                return loss_grads(ws, x, y, activation, mask=mask)
+            return _pc_grads(ws, x, y, activation, n_steps, dt, mask)[:2]
     ref = ws[0]
     buf = torch.zeros(n_iter, 2, dtype=ref.dtype, device=ref.device)  # (loss, grad norm) per update
     n_tests = 1 + n_iter // test_every if test is not None else 0
@@ -407,7 +320,7 @@ def train(
         from tqdm import tqdm
 
         steps = tqdm(steps, desc=rule, leave=False, initial=first, total=n_iter)
-    start, done, stopped = time.perf_counter() - elapsed, first, False
+    start, done, stopped, diverged = time.perf_counter() - elapsed, first, False, False
 
     def state() -> dict:
         return dict(iteration=done, weights=[w.detach().cpu().clone() for w in ws], values=buf[:done].cpu().clone(),
@@ -420,10 +333,21 @@ def train(
             x, y = next(it_batches)
         except StopIteration:
             raise ValueError(f"batches ran out after {it} of n_iter={n_iter} iterations; supply more batches") from None
-        out, grads = gradients(x, y)
+        try:
+            out, grads = gradients(x, y)
+        except FloatingPointError:  # PC inference blew up at these weights: report, keep what is done
+            diverged = True
+            break
         scale = grad_scale(rule, convention, x.shape[0], y.shape[1])
-        buf[it, 0] = reported_loss(out, y, report)
+        buf[it, 0] = reported_loss(out, y, report, mask)
         buf[it, 1] = scale * torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        if monitor is not None:
+            monitor(it, ws, out, buf[it, 0], buf[it, 1])
+        if diverge_above is not None:
+            value = float(buf[it, 0])
+            if not (np.isfinite(value) and value <= diverge_above):
+                done, diverged = it + 1, True
+                break
         for w, g in zip(ws, grads):
             w.add_(g, alpha=-lr * lr_factor * scale)  # W <- W - lr * lr_factor * c * g
         done = it + 1
@@ -443,7 +367,9 @@ def train(
         test_iter=np.asarray(test_iters, dtype=np.int64), test_loss=test_buf[:len(test_iters)].cpu().numpy(),
         weights=net if is_net else ws, trajectory=None if traj is None else torch.stack(traj).cpu().numpy(),
         stopped_early=stopped, seconds=time.perf_counter() - start,
-        settings=dict(activation=activation, n_steps=n_steps if rule == "pc" else None, dt=dt if rule == "pc" else None),
+        settings=dict(activation=activation, n_steps=n_steps if rule == "pc" else None, dt=dt if rule == "pc" else None,
+                      masked=mask is not None),
+        diverged=diverged, monitor=monitor,
     )
 
 
@@ -472,158 +398,20 @@ def _restore(state: dict, ws, buf, test_buf, test_iters: list, traj, n_iter: int
 
 
 # --------------------------------------------------------------------------------------------
-# escape times and statistics over seeds
+# Names kept importable from ``pcsaddles.train`` for code written when this module also held the
+# normalisations, batching, stopping rules, curve reading and landscapes (each now its own module).
 
-
-def escape_iteration(losses, fraction: float = 0.5, reference: float | None = None) -> int | None:
-    """The first index ``i`` with ``losses[i] < fraction * reference`` (default reference
-    ``losses[0]``, the loss at initialisation), i.e. the number of updates after which the run has
-    left the plateau of the initial saddle; ``None`` if it never does."""
-    values = np.asarray(losses, dtype=float)
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"losses must be a non-empty 1-D sequence; received shape {values.shape}")
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction must lie in (0, 1); received {fraction}")
-    ref = values[0] if reference is None else float(reference)
-    below = np.flatnonzero(values < fraction * ref)
-    return int(below[0]) if below.size else None
-
-
-def seed_statistics(runs: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation (``ddof=0``) over runs of per-iteration values, truncated to the
-    shortest run (the authors' procedure for Figure 7). Returns two arrays of that length."""
-    if len(runs) == 0:
-        raise ValueError("runs must contain at least one sequence")
-    n = min(len(r) for r in runs)
-    stacked = np.stack([np.asarray(r[:n], dtype=float) for r in runs])  # (n_runs, n)
-    return stacked.mean(axis=0), stacked.std(axis=0)
-
-
-# --------------------------------------------------------------------------------------------
-# landscapes
-
-
-def objective(name: str, x: torch.Tensor, y: torch.Tensor, *, n_steps: int = 50, dt: float = 0.1,
-              activation: str = "linear", report: str = "paper") -> Callable[[list[torch.Tensor]], torch.Tensor]:
-    """A scalar function of the weights for :func:`landscape` (written to be ``vmap``-able).
-
-    * ``"loss"`` -- :func:`pcsaddles.dln.mse_loss` (times ``2/d_L`` for ``report="mse"``);
-    * ``"energy"`` -- :func:`pcsaddles.pc.unrolled_energy`: the energy after ``n_steps`` Euler steps
-      from the feed-forward pass (what the authors plot as the energy landscape);
-    * ``"equilibrated"`` -- :func:`pcsaddles.dln.equilibrated_energy`, ``F*`` of Theorem 1 (linear
-      networks only).
-    """
-    check_choice("objective", name, OBJECTIVES)
-    check_choice("report", report, REPORTS)
-    if name == "loss":
-        scale = 2.0 / y.shape[1] if report == "mse" else 1.0
-        return lambda ws: scale * dln.mse_loss(ws, x, y, activation)
-    if name == "energy":
-        return lambda ws: pc.unrolled_energy(ws, x, y, n_steps, dt, activation)
-    if activation != "linear":
-        raise ValueError(f"the equilibrated energy (Theorem 1) is for linear networks; received activation={activation!r}")
-    return lambda ws: dln.equilibrated_energy(ws, x, y)
-
-
-def landscape(fn: Callable[[list[torch.Tensor]], torch.Tensor], center: Sequence[torch.Tensor],
-              directions: Sequence[Sequence[torch.Tensor]], coords: Sequence[torch.Tensor] | torch.Tensor,
-              *, chunk_size: int | None = None) -> torch.Tensor:
-    """``fn`` on a grid around ``center``: ``out[i, j, ...] = fn(center + a_i v_1 + b_j v_2 + ...)``.
-
-    ``directions = [v_1, ..., v_k]`` (each a weight list shaped like ``center``; ``k = 2`` for a
-    surface, ``3`` for a volume), ``coords`` one 1-D tensor per direction (or one tensor used for
-    all). Returns a tensor of shape ``(len(coords[0]), ..., len(coords[k-1]))`` (``"ij"`` indexing).
-    All grid points are evaluated at once with ``torch.func.vmap`` (``chunk_size`` bounds the
-    memory), so ``fn`` must be vmappable -- e.g. one from :func:`objective`. Inference inside
-    ``fn`` (``"energy"``) runs batched over the grid, without a Python loop over points.
-    """
-    shapes = hessian.shapes_of(center)
-    theta = hessian.flatten(center).detach()  # (p,)
-    if isinstance(directions, torch.Tensor) or len(directions) == 0:
-        raise TypeError("directions must be a non-empty list of weight lists [v_1, ..., v_k]")
-    vs = []
-    for i, d in enumerate(directions):
-        if hessian.shapes_of(d) != shapes:
-            raise ValueError(f"direction {i} has shapes {hessian.shapes_of(d)}; expected {shapes} like the center")
-        vs.append(hessian.flatten(d).detach().to(theta))
-    basis = torch.stack(vs)  # (k, p)
-    if isinstance(coords, torch.Tensor):
-        coords = [coords] * len(vs)
-    if len(coords) != len(vs):
-        raise ValueError(f"need one coordinate vector per direction: {len(vs)} directions, {len(coords)} coords")
-    coords = [torch.as_tensor(c).to(theta) for c in coords]
-    if any(c.ndim != 1 or c.numel() == 0 for c in coords):
-        raise ValueError("each coordinate vector must be a non-empty 1-D tensor")
-    mesh = torch.meshgrid(*coords, indexing="ij")
-    alphas = torch.stack([m.reshape(-1) for m in mesh], dim=1)  # (G, k)
-    points = theta + alphas @ basis  # (G, p)
-
-    def at(v: torch.Tensor) -> torch.Tensor:
-        return fn(hessian.unflatten(v, shapes)).reshape(())
-
-    with torch.no_grad():
-        values = torch.func.vmap(at, chunk_size=chunk_size)(points)  # (G,)
-    return values.reshape(*[len(c) for c in coords])
-
-
-def axis_directions(weights: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
-    """One unit direction per scalar weight (row-major order of :func:`reprokit.hessian.flatten`):
-    for a chain ``[w1, ..., wL]`` the coordinate axes, so :func:`landscape` with these directions
-    and ``center`` 0 evaluates the function at ``(w1, w2, ...)`` directly."""
-    shapes = hessian.shapes_of(weights)
-    eye = torch.eye(sum(a * b for a, b in shapes), dtype=weights[0].dtype, device=weights[0].device)
-    return [hessian.unflatten(row, shapes) for row in eye]
-
-
-def extreme_directions(hess: torch.Tensor, shapes: Sequence[tuple[int, int]]
-                       ) -> tuple[list[torch.Tensor], list[torch.Tensor], float, float]:
-    """``(v_min, v_max, lambda_min, lambda_max)``: unit eigenvectors (as weight lists) of the
-    smallest and largest eigenvalues of a symmetric Hessian ``(p, p)``, from
-    ``torch.linalg.eigh`` (ascending eigenvalues, eigenvectors in the *columns*). When an extreme
-    eigenvalue is degenerate the vector is one element of its eigenspace (the one ``eigh``
-    returns); callers should say which."""
-    if hess.ndim != 2 or hess.shape[0] != hess.shape[1]:
-        raise ValueError(f"hess must be a square matrix; received shape {tuple(hess.shape)}")
-    vals, vecs = torch.linalg.eigh(0.5 * (hess + hess.T))
-    return (hessian.unflatten(vecs[:, 0], shapes), hessian.unflatten(vecs[:, -1], shapes),
-            float(vals[0]), float(vals[-1]))
-
+from .batching import epoch_batches, fresh_batches  # noqa: E402
+from .curves import escape_iteration, first_below, seed_bands  # noqa: E402
+from .landscape import OBJECTIVES, axis_directions, extreme_directions, landscape, objective  # noqa: E402
+from .normalisation import matched_lr_factor  # noqa: E402
+from .stopping import stop_on_plateau, stop_when_test_below, stop_when_train_below  # noqa: E402
 
 __all__ = [
-    "RULES", "CONVENTIONS", "REPORTS", "OBJECTIVES", "grad_scale", "matched_lr_factor", "reported_loss",
-    "loss_grads", "Step", "bp_step", "pc_step", "fresh_batches", "epoch_batches", "Progress",
-    "stop_when_test_below", "stop_on_plateau", "History", "train", "escape_iteration", "seed_statistics",
-    "objective", "landscape", "axis_directions", "extreme_directions",
+    "Batch", "History", "Monitor", "Step", "bp_step", "loss_grads", "pc_step", "train",
+    # re-exported
+    "CONVENTIONS", "OBJECTIVES", "Progress", "REPORTS", "RULES", "StopRule", "axis_directions", "epoch_batches",
+    "escape_iteration", "extreme_directions", "first_below", "fresh_batches", "grad_scale", "landscape",
+    "matched_lr_factor", "objective", "reported_loss", "seed_bands", "stop_on_plateau", "stop_when_test_below",
+    "stop_when_train_below",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# the escape experiments (Figures 5, 11, 12): initial networks and resumable runs
-
-
-def escape_network(in_dim: int, activation: str, *, width: int = 500, depth: int = 4, std: float = 5e-3,
-                   penultimate: str = "gaussian", conv: bool = False, conv_bias: str = "default", n_out: int = 10,
-                   seed: int = 0, dtype: torch.dtype = torch.float32, device=None):
-    """The initial network of a BP-vs-PC escape run near a zero-rank saddle.
-
-    Fully connected (``conv=False``): ``[W1, ..., W_{depth+1}]`` with widths
-    ``[in_dim, width x depth, n_out]``, all ``N(0, std^2)`` (Figure 5: the origin);
-    ``penultimate="default"`` replaces ``W_{L-1}`` by PyTorch's default ``U(+-1/sqrt(fan_in))``
-    (Figure 12: the other zero-rank saddle). ``activation`` is then applied by the training loop.
-
-    ``conv=True``: the paper's CIFAR-10 network (:func:`pcsaddles.layered.conv_net`, which needs
-    ``in_dim = 3072``), a :class:`pcsaddles.layered.Net` carrying its ``activation``; ``conv_bias``
-    ``"default"`` (the authors: PyTorch's default conv biases) or ``"zero"``.
-    """
-    if conv:
-        if in_dim != 3 * 32 * 32:
-            raise ValueError(f"the paper's conv net reads 3x32x32 CIFAR-10 images (in_dim 3072); received in_dim={in_dim}")
-        return layered.conv_net((3, 32, 32), activation=activation, std=std, bias=conv_bias, penultimate=penultimate,
-                                n_out=n_out, seed=seed, dtype=dtype, device=device)
-    check_choice("penultimate", penultimate, ("gaussian", "default"))
-    get_activation(activation)
-    widths = [in_dim] + [width] * depth + [n_out]
-    ws = init.gaussian(widths, std, seed=seed, dtype=dtype, device=device)
-    if penultimate == "default":
-        ws[-2] = init.default_uniform(widths, seed=seed, dtype=dtype, device=device)[-2]
-    return ws

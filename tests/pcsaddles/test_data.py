@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import data
+from pcsaddles import cifar, data, idx, packaged
+from reprokit.data import fetch
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465])
@@ -205,7 +206,7 @@ def test_missing_mnist_names_paths_and_fixes_and_never_substitutes(tmp_path, mon
 
 
 def test_missing_fashion_mnist_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "no-debian-package")
+    monkeypatch.setattr(idx, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "no-debian-package")
     with pytest.raises(FileNotFoundError) as info:
         data.fashion_mnist("train")
     msg = str(info.value)
@@ -360,10 +361,10 @@ def test_fetch_downloads_verifies_and_caches(server, tmp_path):
     server.files["/f.bin"] = body
     dest = tmp_path / "sub" / "f.bin"
     md5, sha = hashlib.md5(body).hexdigest(), hashlib.sha256(body).hexdigest()
-    assert data.fetch(server.url + "/f.bin", dest, md5=md5, sha256=sha.upper(), timeout=5) == dest
+    assert fetch(server.url + "/f.bin", dest, md5=md5, sha256=sha.upper(), timeout=5) == dest
     assert dest.read_bytes() == body
     assert server.hits == ["/f.bin"]
-    data.fetch(server.url + "/f.bin", dest, md5=md5, timeout=5)  # cached: no second request
+    fetch(server.url + "/f.bin", dest, md5=md5, timeout=5)  # cached: no second request
     assert server.hits == ["/f.bin"]
     assert sorted(p.name for p in dest.parent.iterdir()) == ["f.bin"]
 
@@ -373,7 +374,7 @@ def test_fetch_replaces_a_corrupt_existing_file(server, tmp_path):
     server.files["/f"] = body
     dest = tmp_path / "f"
     dest.write_bytes(b"half-writ")
-    data.fetch(server.url + "/f", dest, sha256=hashlib.sha256(body).hexdigest(), timeout=5)
+    fetch(server.url + "/f", dest, sha256=hashlib.sha256(body).hexdigest(), timeout=5)
     assert dest.read_bytes() == body and server.hits == ["/f"]
 
 
@@ -383,7 +384,7 @@ def test_fetch_checksum_mismatch_names_both_digests_and_leaves_no_file(server, t
     dest = tmp_path / "f"
     wrong = "0" * 32
     with pytest.raises(data.ChecksumError) as info:
-        data.fetch(server.url + "/f", dest, md5=wrong, timeout=5)
+        fetch(server.url + "/f", dest, md5=wrong, timeout=5)
     assert wrong in str(info.value) and hashlib.md5(body).hexdigest() in str(info.value)
     assert isinstance(info.value, ValueError)
     assert list(tmp_path.iterdir()) == []
@@ -393,7 +394,7 @@ def test_fetch_checksum_mismatch_names_both_digests_and_leaves_no_file(server, t
 def test_fetch_failed_transfer_leaves_no_file(server, tmp_path, path, reason):
     dest = tmp_path / "f"
     with pytest.raises(data.DownloadError, match="could not download f") as info:
-        data.fetch(server.url + path, dest, timeout=5)
+        fetch(server.url + path, dest, timeout=5)
     assert reason in str(info.value)
     assert list(tmp_path.iterdir()) == []
     assert server.hits == [path]
@@ -401,13 +402,13 @@ def test_fetch_failed_transfer_leaves_no_file(server, tmp_path, path, reason):
 
 def test_fetch_tries_mirrors_in_order(server, tmp_path):
     server.files["/b/f"] = b"ok"
-    dest = data.fetch([server.url + "/a/f", server.url + "/b/f"], tmp_path / "f", md5=hashlib.md5(b"ok").hexdigest(), timeout=5)
+    dest = fetch([server.url + "/a/f", server.url + "/b/f"], tmp_path / "f", md5=hashlib.md5(b"ok").hexdigest(), timeout=5)
     assert dest.read_bytes() == b"ok" and server.hits == ["/a/f", "/b/f"]
 
 
 def test_fetch_rejects_other_schemes(tmp_path):
     with pytest.raises(ValueError, match="http:// or https://"):
-        data.fetch("file:///etc/passwd", tmp_path / "f")
+        fetch("file:///etc/passwd", tmp_path / "f")
 
 
 def serve_mnist(server, prefix: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -425,8 +426,8 @@ def serve_mnist(server, prefix: str) -> dict[str, tuple[np.ndarray, np.ndarray]]
 def test_mnist_download_end_to_end(server, tmp_path, monkeypatch):
     written = serve_mnist(server, "/mirror")
     md5 = {path.rsplit("/", 1)[1]: hashlib.md5(body).hexdigest() for path, body in server.files.items()}
-    monkeypatch.setattr(data, "MNIST_MD5", md5)
-    monkeypatch.setattr(data, "MNIST_MIRRORS", [server.url + "/dead/", server.url + "/mirror/"])
+    monkeypatch.setattr(idx, "MNIST_MD5", md5)
+    monkeypatch.setattr(idx, "MNIST_MIRRORS", [server.url + "/dead/", server.url + "/mirror/"])
     ds = data.load("mnist", "train", download=True, dtype=torch.float64)  # into the cache
     images, labels = written["train"]
     np.testing.assert_allclose(ds.x.numpy(), (images.reshape(5, 784) / 255.0 - MNIST_MEAN) / MNIST_STD, rtol=0, atol=1e-12)
@@ -444,7 +445,7 @@ def test_mnist_download_end_to_end(server, tmp_path, monkeypatch):
 
 def test_mnist_download_to_data_dir_with_mirrors_argument(server, tmp_path, monkeypatch):
     serve_mnist(server, "/m")
-    monkeypatch.setattr(data, "MNIST_MD5", {p.rsplit("/", 1)[1]: hashlib.md5(b).hexdigest() for p, b in server.files.items()})
+    monkeypatch.setattr(idx, "MNIST_MD5", {p.rsplit("/", 1)[1]: hashlib.md5(b).hexdigest() for p, b in server.files.items()})
     target = tmp_path / "mine"
     ds = data.mnist("test", data_dir=target, download=True, mirrors=[server.url + "/m"])
     assert len(ds) == 3 and (target / "t10k-images-idx3-ubyte.gz").is_file()
@@ -453,7 +454,7 @@ def test_mnist_download_to_data_dir_with_mirrors_argument(server, tmp_path, monk
 def test_mnist_download_with_wrong_checksums_keeps_nothing(server, tmp_path):
     serve_mnist(server, "/m")  # MNIST_MD5 keeps the real published digests, which these files do not match
     target = tmp_path / "mine"
-    with pytest.raises(data.ChecksumError, match=data.MNIST_MD5["train-images-idx3-ubyte.gz"]):
+    with pytest.raises(data.ChecksumError, match=idx.MNIST_MD5["train-images-idx3-ubyte.gz"]):
         data.mnist("train", data_dir=target, download=True, mirrors=[server.url + "/m/"])
     assert list(target.iterdir()) == []
 
@@ -471,7 +472,7 @@ def test_cifar10_download_end_to_end(server, tmp_path, monkeypatch):
     tarball = tmp_path / "served.tar.gz"
     write_cifar_tarball(tarball, batches)
     server.files["/c/cifar-10-python.tar.gz"] = tarball.read_bytes()
-    monkeypatch.setattr(data, "CIFAR10_MD5", hashlib.md5(tarball.read_bytes()).hexdigest())
+    monkeypatch.setattr(cifar, "CIFAR10_MD5", hashlib.md5(tarball.read_bytes()).hexdigest())
     ds = data.cifar10("test", data_dir=tmp_path / "dl", download=True, mirrors=[server.url + "/c/"], dtype=torch.float64)
     np.testing.assert_allclose(ds.x.numpy(), cifar_reference(batches["test_batch"][0]), rtol=0, atol=1e-12)
     assert (tmp_path / "dl" / "cifar-10-python.tar.gz").is_file()
@@ -498,7 +499,7 @@ def test_toy_gaussian_matches_the_paper_and_is_seeded():
 
 
 def test_mnist1d_shapes_standardisation_and_global_rng():
-    data._mnist1d_arrays.cache_clear()  # regenerate, to see what generation does to global state
+    packaged._mnist1d_arrays.cache_clear()  # regenerate, to see what generation does to global state
     np_state = np.random.get_state()
     train = data.mnist1d("train", dtype=torch.float64)
     after = np.random.get_state()
@@ -527,7 +528,7 @@ def test_mnist_subset_is_5000_real_images():
 
 
 @pytest.mark.skipif(
-    not data.FASHION_MNIST_SYSTEM_DIR.is_dir(),
+    not idx.FASHION_MNIST_SYSTEM_DIR.is_dir(),
     reason="Debian package dataset-fashion-mnist not installed (apt-get install -y dataset-fashion-mnist)",
 )
 def test_fashion_mnist_real_files_have_the_published_sizes():
@@ -536,7 +537,7 @@ def test_fashion_mnist_real_files_have_the_published_sizes():
         assert ds.x.shape == (n, 784) and ds.x.dtype == torch.float32
         assert torch.bincount(ds.labels, minlength=10).tolist() == [n // 10] * 10
         assert ds.x.min().item() == -1.0 and ds.x.max().item() == 1.0
-        assert str(data.FASHION_MNIST_SYSTEM_DIR) in ds.provenance["source"]
+        assert str(idx.FASHION_MNIST_SYSTEM_DIR) in ds.provenance["source"]
         assert_provenance(ds, "fashion_mnist", split, n)
 
 
@@ -562,21 +563,3 @@ def test_dataset_to_and_validation():
         data.Dataset(ds.x, ds.y[:3], None, ds.provenance)
     with pytest.raises(ValueError, match="lacks the keys"):
         data.Dataset(ds.x, ds.y, None, {"name": "x"})
-
-
-def test_batches_cover_each_sample_once_in_a_seeded_order():
-    ds = data.toy_gaussian(n=10, seed=1)
-    got = list(data.batches(ds, 3, seed=4))
-    assert [b[0].shape for b in got] == [(3, 1)] * 3  # the last 10 % 3 = 1 sample is dropped
-    assert all(torch.equal(y, -x) for x, y in got)
-    seen = torch.cat([x for x, _ in got]).flatten()
-    assert len(set(seen.tolist())) == 9 and set(seen.tolist()) <= set(ds.x.flatten().tolist())
-    again = list(data.batches(ds, 3, seed=4))
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(got, again))
-    other = torch.cat([x for x, _ in data.batches(ds, 3, seed=5)]).flatten()
-    assert not torch.equal(seen, other)
-    ordered = list(data.batches(ds, 4, shuffle=False, drop_last=False))
-    assert [len(x) for x, _ in ordered] == [4, 4, 2]
-    assert torch.equal(torch.cat([x for x, _ in ordered]), ds.x)
-    with pytest.raises(ValueError, match="drop_last=True would yield no batch"):
-        list(data.batches(ds, 11))

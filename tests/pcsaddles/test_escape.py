@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from pcsaddles import escape
+from pcsaddles import escape, layered
 
 
 def _run(loss, grad):
@@ -60,9 +60,7 @@ def _toy_sets():
 
 
 def _toy_initial(seed, std=0.05):
-    from pcsaddles import train
-
-    return lambda name, d_in, act: train.escape_network(d_in, act, width=4, depth=2, std=std, seed=seed,
+    return lambda name, d_in, act: escape.initial_network(d_in, act, width=4, depth=2, std=std, seed=seed,
                                                        dtype=torch.float64)
 
 
@@ -112,3 +110,23 @@ def test_legacy_unkeyed_runs_are_adopted_only_when_allowed(tmp_path):
     assert {r["status"] for r in store.report()} == {"legacy"}
     np.testing.assert_array_equal(runs["toy", "tanh"]["pc"]["loss"], legacy["loss"])
     assert runs["toy", "tanh"]["pc"]["cached"]
+
+
+def test_initial_network_near_the_origin_and_the_other_saddle():
+    ws = escape.initial_network(784, "tanh", width=200, depth=4, std=5e-3, seed=3)
+    assert [tuple(w.shape) for w in ws] == [(200, 784), (200, 200), (200, 200), (200, 200), (10, 200)]
+    assert all(w.dtype == torch.float32 for w in ws)
+    for w in ws:
+        assert abs(w.std().item() / 5e-3 - 1) < 0.05
+    other = escape.initial_network(784, "tanh", width=200, depth=4, std=5e-3, penultimate="default", seed=3)
+    bound = 1 / 200 ** 0.5  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W_{L-1}
+    assert other[-2].abs().max().item() <= bound
+    assert abs(other[-2].std().item() - bound / 3 ** 0.5) < 0.05 * bound
+    for a, b in zip(ws[:-2] + ws[-1:], other[:-2] + other[-1:]):
+        assert torch.equal(a, b)  # only W_{L-1} differs
+    net = escape.initial_network(3072, "relu", conv=True, conv_bias="zero")
+    assert isinstance(net, layered.Net) and net.in_dim == 3072 and net.out_dim == 10
+    with pytest.raises(ValueError, match="3072"):
+        escape.initial_network(784, "relu", conv=True)
+    with pytest.raises(ValueError, match="penultimate"):
+        escape.initial_network(784, "relu", penultimate="kaiming")

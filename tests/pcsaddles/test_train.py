@@ -1,83 +1,28 @@
-"""Tests of pcsaddles.train: BP and PC steps under each normalisation convention, the training
-loop, escape detection, statistics over seeds and the vectorised landscapes.
+"""Tests of pcsaddles.train: BP and PC steps under each normalisation convention and the training
+loop (masks, monitors, divergence, checkpoints).
 
-Expectations are derived independently of the module: objectives written out here and
-differentiated with torch.autograd (the paper's 1/(2N) loss, ``torch.nn.functional.mse_loss`` for
-``nn.MSELoss``, the batch *sum* 1/2 sum ||r||^2), Theorem 1 written with an explicit inverse for
-the equilibrated energy, closed-form chain losses, hand-made loss curves, and plain loops over
-grid points for the landscapes.
+Expectations are derived independently of the module (pcsaddles_training_reference): objectives
+written out and differentiated with torch.autograd (the paper's 1/(2N) loss,
+``torch.nn.functional.mse_loss`` for ``nn.MSELoss``, the batch *sum* 1/2 sum ||r||^2), Theorem 1
+written with an explicit inverse for the equilibrated energy, and the chain's closed-form
+equilibrium.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from pcsaddles import data, layered, pc, train
-from reference import TORCH_ACT
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-F64 = torch.float64
-
-
-# ------------------------------------------------------------------------------------------------
-# independent references
-
-
-def net(widths, std=0.5, seed=0, dtype=F64):
-    gen = torch.Generator().manual_seed(seed)
-    return [(std * torch.randn(o, i, generator=gen, dtype=F64)).to(dtype) for i, o in zip(widths[:-1], widths[1:])]
-
-
-def batch(d_x, d_y, n, seed=1, dtype=F64):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d_x, generator=gen, dtype=F64).to(dtype), torch.randn(n, d_y, generator=gen, dtype=F64).to(dtype)
-
-
-def predict(ws, x, activation="linear"):
-    z = x
-    for i, w in enumerate(ws):
-        z = z @ w.T
-        if i < len(ws) - 1:
-            z = TORCH_ACT[activation](z)
-    return z
-
-
-def objective_ref(kind, ws, x, y, activation="linear"):
-    """The objectives of SPEC 1.3, written out independently of the package."""
-    r = y - predict(ws, x, activation)
-    if kind == "paper":  # Eq. 1: 1/(2N) sum_i ||r_i||^2
-        return 0.5 * (r**2).sum(dim=1).mean()
-    if kind == "mse":  # nn.MSELoss: mean over the N d_y entries, no 1/2
-        return torch.nn.functional.mse_loss(predict(ws, x, activation), y)
-    if kind == "half_sum":  # 1/2 sum over the batch (the authors' PC normalisation)
-        return 0.5 * (r**2).sum()
-    raise ValueError(kind)
-
-
-def autograd(fn, ws):
-    leaves = [w.detach().clone().requires_grad_(True) for w in ws]
-    return list(torch.autograd.grad(fn(leaves), leaves))
-
-
-def equilibrated_ref(ws, x, y):
-    """Theorem 1 with an explicit inverse: 1/(2N) sum_i r_i^T S^{-1} r_i, S = I + sum_{l>=2} W_{L:l} W_{L:l}^T."""
-    d_y = ws[-1].shape[0]
-    s = torch.eye(d_y, dtype=ws[0].dtype)
-    for l in range(1, len(ws)):
-        prod = torch.eye(d_y, dtype=ws[0].dtype)
-        for w in reversed(ws[l:]):
-            prod = prod @ w
-        s = s + prod @ prod.T
-    e2e = ws[0]
-    for w in ws[1:]:
-        e2e = w @ e2e
-    r = y - x @ e2e.T
-    return 0.5 * torch.einsum("ni,ij,nj->n", r, torch.linalg.inv(s), r).mean()
-
-
-def max_diff(a, b):
-    return max(float((u - v).abs().max()) for u, v in zip(a, b))
+from pcsaddles import batching, data, init, stopping, train  # noqa: E402
+from pcsaddles_training_reference import (F64, autograd, batch, equilibrated_ref, max_diff, net,  # noqa: E402
+                                          objective_ref, predict)
+from reference import TORCH_ACT  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -113,7 +58,7 @@ def test_matched_factor_is_the_ratio_of_the_authors_pc_and_bp_normalisations():
     g_mse = autograd(lambda w: objective_ref("mse", w, x, y), ws)
     g_sum = autograd(lambda w: objective_ref("half_sum", w, x, y), ws)
     factor = train.matched_lr_factor(n, d_y)
-    assert factor == 96.0  # N d_y / 2 for the 3-D toy network (SPEC 1.3)
+    assert factor == 96.0  # N d_y / 2 for the 3-D toy network
     assert max_diff([factor * g for g in g_mse], g_sum) < 1e-12
     # the matched BP step equals SGD on the authors' PC normalisation (1/2 batch sum)
     lr = 1e-3
@@ -124,19 +69,6 @@ def test_matched_factor_is_the_ratio_of_the_authors_pc_and_bp_normalisations():
     pc_step = train.pc_step(ws, x, y, lr, n_steps=0, convention="authors")
     assert max_diff(pc_step.grads[-1:], g_sum[-1:]) < 1e-12
     assert max(float(g.abs().max()) for g in pc_step.grads[:-1]) < 1e-15
-
-
-def test_grad_scale_table():
-    assert train.grad_scale("bp", "paper", 64, 10) == 1.0
-    assert train.grad_scale("pc", "paper", 64, 10) == 1.0
-    assert train.grad_scale("bp", "authors", 64, 10) == pytest.approx(0.2)
-    assert train.grad_scale("pc", "authors", 64, 10) == 64.0
-    assert train.grad_scale("pc", "authors", 64, 10) / train.grad_scale("bp", "authors", 64, 10) == pytest.approx(
-        train.matched_lr_factor(64, 10))  # x320 (SPEC 1.3)
-    with pytest.raises(ValueError, match="convention"):
-        train.grad_scale("bp", "torch", 64, 10)
-    with pytest.raises(ValueError, match="rule"):
-        train.grad_scale("sgd", "paper", 64, 10)
 
 
 @pytest.mark.parametrize("convention, scale", [("paper", 1.0), ("authors", 24.0)])
@@ -151,21 +83,13 @@ def test_pc_step_with_long_inference_is_gradient_descent_on_the_equilibrated_ene
 
 
 def test_pc_step_activity_matches_the_chain_closed_form():
-    """1-hidden-unit chain: z* = (w1 x + w2 y) / (1 + w2^2) (SPEC 1.8) after 300 Euler steps."""
+    """1-hidden-unit chain: z* = (w1 x + w2 y) / (1 + w2^2) (the minimiser of the quadratic energy) after 300 Euler steps."""
     ws = [torch.tensor([[0.7]], dtype=F64), torch.tensor([[-1.3]], dtype=F64)]
     toy = data.toy_gaussian(64, 1, seed=4)
     step = train.pc_step(ws, toy.x, toy.y, 0.4, n_steps=300)
     w1, w2 = 0.7, -1.3
     z_star = (w1 * toy.x + w2 * toy.y) / (1 + w2**2)
     assert float((step.activities[0] - z_star).abs().max()) < 1e-10
-
-
-def test_reported_loss_conventions():
-    out, y = batch(4, 4, 10)
-    assert float(train.reported_loss(out, y, "mse")) == pytest.approx(float(torch.nn.functional.mse_loss(out, y)), abs=1e-15)
-    assert float(train.reported_loss(out, y, "paper")) == pytest.approx(float(0.5 * ((y - out) ** 2).sum(1).mean()), abs=1e-15)
-    with pytest.raises(ValueError, match="report"):
-        train.reported_loss(out, y, "sum")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -177,10 +101,10 @@ def test_train_equals_repeated_steps_and_records_before_the_update():
     toy = data.toy_gaussian(64 * 6, 3, seed=2)
     xt, yt = torch.ones(1, 3, dtype=F64), -torch.ones(1, 3, dtype=F64)
     for rule in ("bp", "pc"):
-        hist = train.train(rule, ws, train.fresh_batches(toy, 64), 6, 2e-3, convention="authors", report="mse",
+        hist = train.train(rule, ws, batching.fresh_batches(toy, 64), 6, 2e-3, convention="authors", report="mse",
                            n_steps=30, test=(xt, yt), test_every=2, record_trajectory=True)
         cur = ws
-        for i, (x, y) in enumerate(train.fresh_batches(toy, 64)):
+        for i, (x, y) in enumerate(batching.fresh_batches(toy, 64)):
             assert hist.train_loss[i] == pytest.approx(float(objective_ref("mse", cur, x, y)), abs=1e-14)
             if rule == "bp":
                 s = train.bp_step(cur, x, y, 2e-3, convention="authors")
@@ -203,7 +127,7 @@ def test_train_keeps_dtype_and_leaves_inputs_alone():
     before = [w.clone() for w in ws]
     toy = data.toy_gaussian(64 * 3, 2, seed=0, dtype=torch.float32)
     for rule in ("bp", "pc"):
-        hist = train.train(rule, ws, train.fresh_batches(toy, 64), 3, 0.1, activation="tanh", n_steps=5)
+        hist = train.train(rule, ws, batching.fresh_batches(toy, 64), 3, 0.1, activation="tanh", n_steps=5)
         assert all(w.dtype == torch.float32 for w in hist.weights)
         assert hist.train_loss.dtype == np.float32 and hist.n_iter == 3
     assert max_diff(ws, before) == 0.0
@@ -213,162 +137,20 @@ def test_train_keeps_dtype_and_leaves_inputs_alone():
 def test_train_on_cuda_matches_cpu():
     ws = net([3, 4, 3], seed=0)
     toy = data.toy_gaussian(64 * 4, 3, seed=0)
-    cpu = train.train("pc", ws, train.fresh_batches(toy, 64), 4, 0.1, n_steps=20)
-    gpu = train.train("pc", [w.cuda() for w in ws], train.fresh_batches(toy.to(device="cuda"), 64), 4, 0.1, n_steps=20)
+    cpu = train.train("pc", ws, batching.fresh_batches(toy, 64), 4, 0.1, n_steps=20)
+    gpu = train.train("pc", [w.cuda() for w in ws], batching.fresh_batches(toy.to(device="cuda"), 64), 4, 0.1, n_steps=20)
     assert np.allclose(cpu.train_loss, gpu.train_loss, rtol=1e-10, atol=0)
-
-
-def test_stopping_rules():
-    ws = [torch.tensor([[0.05]], dtype=F64), torch.tensor([[0.05]], dtype=F64)]
-    toy = data.toy_gaussian(64 * 50, 1, seed=0)
-    xt, yt = torch.ones(1, 1, dtype=F64), -torch.ones(1, 1, dtype=F64)
-    hist = train.train("pc", ws, train.fresh_batches(toy, 64), 50, 0.4, n_steps=20, test=(xt, yt),
-                       stop=train.stop_when_test_below(1e-3))
-    assert hist.stopped_early and hist.test_loss[-1] < 1e-3 and np.all(hist.test_loss[:-1] >= 1e-3)
-    assert hist.n_iter == hist.test_iter[-1] < 50
-
-    rule = train.stop_on_plateau(epoch_length=4, tol=0.1)
-    losses = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.45, 0.45, 0.45, 0.45])
-    fired = [rule(train.Progress(i, losses[: i + 1], torch.empty(0))) for i in range(12)]
-    # epoch means 1.0, 0.5, 0.45: first decrease 0.5 (go on), second 0.05 < 0.1 (stop at the end of epoch 3)
-    assert fired == [False] * 11 + [True]
 
 
 def test_training_input_errors():
     ws = net([2, 3, 2])
     toy = data.toy_gaussian(64 * 2, 2, seed=0)
     with pytest.raises(ValueError, match="ran out"):
-        train.train("bp", ws, train.fresh_batches(toy, 64), 3, 0.1)
+        train.train("bp", ws, batching.fresh_batches(toy, 64), 3, 0.1)
     with pytest.raises(ValueError, match="rule"):
-        train.train("sgd", ws, train.fresh_batches(toy, 64), 1, 0.1)
+        train.train("sgd", ws, batching.fresh_batches(toy, 64), 1, 0.1)
     with pytest.raises(ValueError, match="lr"):
-        train.train("bp", ws, train.fresh_batches(toy, 64), 1, -0.1)
-
-
-def test_batches_helpers():
-    toy = data.toy_gaussian(64 * 3 + 5, 2, seed=0)
-    for bad in (0, 2.5):
-        with pytest.raises(ValueError, match="batch_size"):
-            train.fresh_batches(toy, bad)  # validated when called, not at the first batch
-        with pytest.raises(ValueError, match="batch_size"):
-            train.epoch_batches(toy, bad)
-    fresh = list(train.fresh_batches(toy, 64))
-    assert len(fresh) == 3 and torch.equal(torch.cat([b[0] for b in fresh]), toy.x[:192])
-    ds = data.toy_gaussian(100, 2, seed=1)
-    stream_a, stream_b = train.epoch_batches(ds, 32, seed=3), train.epoch_batches(ds, 32, seed=3)
-    first = [next(stream_a) for _ in range(7)]  # 3 batches per epoch: crosses two epoch boundaries
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(first, (next(stream_b) for _ in range(7))))
-    epoch0 = torch.cat([b[0] for b in first[:3]])
-    assert len({tuple(r.tolist()) for r in epoch0}) == 96  # no repeats within an epoch
-
-
-# ------------------------------------------------------------------------------------------------
-# escape times and statistics
-
-
-def test_escape_iteration_on_synthetic_curves():
-    curve = [1.0] * 10 + [0.7, 0.51, 0.49, 0.2]
-    assert train.escape_iteration(curve) == 12
-    assert train.escape_iteration(curve, fraction=0.75) == 10
-    assert train.escape_iteration(curve, reference=2.0) == 10  # below 1.0 first at index 10
-    assert train.escape_iteration([1.0, 0.9, 0.8]) is None
-    assert train.escape_iteration(np.array([0.5, 0.2])) == 1
-    with pytest.raises(ValueError, match="fraction"):
-        train.escape_iteration(curve, fraction=1.5)
-
-
-def test_seed_statistics_truncate_to_the_shortest_run():
-    mean, std = train.seed_statistics([[1.0, 2.0, 3.0], [3.0, 4.0], [2.0, 0.0, 9.0, 9.0]])
-    assert np.allclose(mean, [2.0, 2.0]) and np.allclose(std, [np.sqrt(2 / 3), np.sqrt(8 / 3)])
-
-
-# ------------------------------------------------------------------------------------------------
-# landscapes
-
-
-def test_chain_landscapes_equal_pointwise_evaluation():
-    toy = data.toy_gaussian(64, 1, seed=3)
-    x, y = toy.x, toy.y
-    center = [torch.zeros(1, 1, dtype=F64), torch.zeros(1, 1, dtype=F64)]
-    coords = torch.linspace(-1, 1, 7, dtype=F64)
-    dirs = train.axis_directions(center)
-    loss = train.landscape(train.objective("loss", x, y), center, dirs, coords)
-    energy = train.landscape(train.objective("energy", x, y, n_steps=20), center, dirs, coords)
-    fstar = train.landscape(train.objective("equilibrated", x, y), center, dirs, coords)
-    assert loss.shape == energy.shape == fstar.shape == (7, 7)
-    for i, j in [(0, 0), (1, 5), (3, 3), (6, 2)]:
-        w1, w2 = float(coords[i]), float(coords[j])
-        closed = 0.5 * float(((y - w2 * w1 * x) ** 2).mean())  # chain loss in closed form
-        assert float(loss[i, j]) == pytest.approx(closed, abs=1e-14)
-        assert float(fstar[i, j]) == pytest.approx(closed / (1 + w2**2), abs=1e-14)  # F* = L / s
-        # energy after 20 Euler steps, a plain loop written from Eq. 3 (dt 0.1, feed-forward init)
-        z = w1 * x
-        for _ in range(20):
-            z = z - 0.1 * ((z - w1 * x) - w2 * (y - w2 * z))
-        e_ref = 0.5 * float(((z - w1 * x) ** 2 + (y - w2 * z) ** 2).mean())
-        assert float(energy[i, j]) == pytest.approx(e_ref, abs=1e-14)
-
-
-def test_volume_and_projection_landscapes_equal_pointwise_evaluation():
-    toy = data.toy_gaussian(32, 1, seed=0)
-    center = [torch.zeros(1, 1, dtype=F64)] * 3
-    coords = [torch.linspace(-2, 2, 5, dtype=F64), torch.linspace(-1, 1, 4, dtype=F64), torch.linspace(0, 1, 3, dtype=F64)]
-    vol = train.landscape(train.objective("energy", toy.x, toy.y, n_steps=7), center, train.axis_directions(center),
-                          coords, chunk_size=11)
-    assert vol.shape == (5, 4, 3)
-    for idx in [(0, 0, 0), (4, 3, 2), (2, 1, 1)]:
-        ws = [coords[k][idx[k]].reshape(1, 1) for k in range(3)]
-        assert float(vol[idx]) == pytest.approx(float(pc.unrolled_energy(ws, toy.x, toy.y, 7)), abs=1e-14)
-    # a wide network along two arbitrary directions around a non-zero centre
-    x, y = batch(3, 2, 16)
-    theta = net([3, 4, 2], seed=1)
-    v1, v2 = net([3, 4, 2], seed=2), net([3, 4, 2], seed=3)
-    ab = torch.linspace(-0.5, 0.5, 3, dtype=F64)
-    for name, ref in (("loss", lambda w: objective_ref("mse", w, x, y)), ("equilibrated", lambda w: equilibrated_ref(w, x, y))):
-        surf = train.landscape(train.objective(name, x, y, report="mse"), theta, [v1, v2], ab)
-        for i, j in [(0, 2), (1, 1), (2, 0)]:
-            ws = [t + ab[i] * a + ab[j] * b for t, a, b in zip(theta, v1, v2)]
-            assert float(surf[i, j]) == pytest.approx(float(ref(ws)), abs=1e-13)
-
-
-def test_extreme_directions_of_a_known_matrix():
-    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=torch.Generator().manual_seed(0), dtype=F64))
-    h = q @ torch.diag(torch.tensor([-3.0, -1, 0, 0.5, 1, 2], dtype=F64)) @ q.T
-    vmin, vmax, lmin, lmax = train.extreme_directions(h, [(2, 1), (1, 2), (2, 1)])
-    flat = [torch.cat([w.reshape(-1) for w in v]) for v in (vmin, vmax)]
-    assert lmin == pytest.approx(-3.0, abs=1e-12) and lmax == pytest.approx(2.0, abs=1e-12)
-    assert float((h @ flat[0] + 3.0 * flat[0]).abs().max()) < 1e-12 and float((h @ flat[1] - 2.0 * flat[1]).abs().max()) < 1e-12
-    assert [tuple(w.shape) for w in vmin] == [(2, 1), (1, 2), (2, 1)]
-
-
-def test_landscape_input_errors():
-    center = net([2, 3, 1])
-    with pytest.raises(ValueError, match="shapes"):
-        train.landscape(lambda w: w[0].sum(), center, [net([2, 4, 1])], torch.zeros(2))
-    with pytest.raises(ValueError, match="one coordinate vector per direction"):
-        train.landscape(lambda w: w[0].sum(), center, [center, center], [torch.zeros(2)])
-    with pytest.raises(ValueError, match="linear"):
-        train.objective("equilibrated", *batch(2, 1, 4), activation="tanh")
-
-
-def test_escape_network_initialisations():
-    ws = train.escape_network(784, "tanh", width=200, depth=4, std=5e-3, seed=3)
-    assert [tuple(w.shape) for w in ws] == [(200, 784), (200, 200), (200, 200), (200, 200), (10, 200)]
-    assert all(w.dtype == torch.float32 for w in ws)
-    for w in ws:
-        assert abs(w.std().item() / 5e-3 - 1) < 0.05
-    other = train.escape_network(784, "tanh", width=200, depth=4, std=5e-3, penultimate="default", seed=3)
-    bound = 1 / 200 ** 0.5  # U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W_{L-1}
-    assert other[-2].abs().max().item() <= bound
-    assert abs(other[-2].std().item() - bound / 3 ** 0.5) < 0.05 * bound
-    for a, b in zip(ws[:-2] + ws[-1:], other[:-2] + other[-1:]):
-        assert torch.equal(a, b)  # only W_{L-1} differs
-    net = train.escape_network(3072, "relu", conv=True, conv_bias="zero")
-    assert isinstance(net, layered.Net) and net.in_dim == 3072 and net.out_dim == 10
-    with pytest.raises(ValueError, match="3072"):
-        train.escape_network(784, "relu", conv=True)
-    with pytest.raises(ValueError, match="penultimate"):
-        train.escape_network(784, "relu", penultimate="kaiming")
+        train.train("bp", ws, batching.fresh_batches(toy, 64), 1, -0.1)
 
 
 class _Interrupt(Exception):
@@ -377,15 +159,15 @@ class _Interrupt(Exception):
 
 @pytest.mark.parametrize("rule", ["bp", "pc"])
 def test_a_run_interrupted_after_a_checkpoint_resumes_to_the_uninterrupted_result(rule):
-    ws = train.escape_network(5, "tanh", width=4, depth=2, std=0.3, seed=0, dtype=torch.float64)
+    ws = init.gaussian([5, 4, 4, 10], 0.3, seed=0)
     gen = torch.Generator().manual_seed(0)
     ds = data.Dataset(torch.randn(40, 5, generator=gen, dtype=torch.float64),
                       torch.randn(40, 10, generator=gen, dtype=torch.float64), None,
                       dict(name="toy", source="randn", n_samples=40, split="train", note=""))
 
     def fit(**kw):
-        return train.train(rule, ws, train.epoch_batches(ds, 8, seed=1), 23, 0.05, activation="tanh",
-                           test=(ds.x, ds.y), test_every=5, stop=train.stop_on_plateau(5, -1.0), **kw)
+        return train.train(rule, ws, batching.epoch_batches(ds, 8, seed=1), 23, 0.05, activation="tanh",
+                           test=(ds.x, ds.y), test_every=5, stop=stopping.stop_on_plateau(5, -1.0), **kw)
 
     full = fit()
     saved = []
@@ -407,8 +189,7 @@ def test_a_run_interrupted_after_a_checkpoint_resumes_to_the_uninterrupted_resul
     np.testing.assert_array_equal(resumed.test_loss, full.test_loss)
     for a, b in zip(resumed.weights, full.weights):
         assert torch.equal(a, b)
-    assert all(torch.equal(a, b) for a, b in zip(ws, train.escape_network(5, "tanh", width=4, depth=2, std=0.3,
-                                                                         seed=0, dtype=torch.float64)))
+    assert all(torch.equal(a, b) for a, b in zip(ws, init.gaussian([5, 4, 4, 10], 0.3, seed=0)))  # inputs untouched
     bad = dict(saved[0], iteration=99)
     with pytest.raises(ValueError, match="does not fit this run"):
         fit(resume=bad)
@@ -434,3 +215,71 @@ def test_masked_loss_grads_match_autograd(act):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="mask must be a tensor of the target's shape"):
         train.loss_grads(ws, x, y, act, mask=mask[:, :3])
+
+
+def _masked_gd_reference(rule, ws, x, y, mask, lr, n_iter, n_steps, dt=0.1):
+    """Full-batch masked gradient descent of a linear net with one hidden layer, written out with
+    autograd: BP descends nn.MSELoss of the masked tensors, mean((mask (W2 W1 x - y))^2); PC clamps
+    the output to the observed entries (output error mask * (y - W2 z)), runs ``n_steps`` Euler
+    steps on the activity gradient of E = 1/2 sum ||e||^2 (the authors' batch sum) from the
+    feed-forward pass, then descends E in the weights at those activities."""
+    w1, w2 = (w.clone() for w in ws)
+
+    def batch_energy(a, b, z):
+        return 0.5 * ((z - x @ a.T) ** 2).sum() + 0.5 * ((mask * (y - z @ b.T)) ** 2).sum()
+
+    losses = []
+    for _ in range(n_iter):
+        losses.append(float(((mask * (x @ w1.T @ w2.T - y)) ** 2).mean()))
+        if rule == "bp":
+            g1, g2 = autograd(lambda w: ((mask * (x @ w[0].T @ w[1].T - y)) ** 2).mean(), [w1, w2])
+        else:
+            z = x @ w1.T
+            for _ in range(n_steps):
+                zz = z.clone().requires_grad_(True)
+                (gz,) = torch.autograd.grad(batch_energy(w1, w2, zz), zz)
+                z = (zz - dt * gz).detach()
+            g1, g2 = autograd(lambda w: batch_energy(w[0], w[1], z), [w1, w2])
+        w1, w2 = w1 - lr * g1, w2 - lr * g2
+    return np.array(losses), [w1, w2]
+
+
+@pytest.mark.parametrize("rule", ["bp", "pc"])
+def test_masked_full_batch_training_equals_the_written_out_objective(rule):
+    ws = net([4, 3, 4], std=0.4, seed=3)
+    x, y = batch(4, 4, 4, seed=5)
+    mask = torch.tensor([[1, 0, 1, 1], [1, 1, 0, 1], [0, 1, 1, 1], [1, 1, 1, 0]], dtype=F64)
+    hist = train.train(rule, ws, batching.full_batch(x, y), 5, 0.05, convention="authors", report="mse", mask=mask,
+                       n_steps=40)
+    losses, final = _masked_gd_reference(rule, ws, x, y, mask, 0.05, 5, n_steps=40)
+    np.testing.assert_allclose(hist.train_loss, losses, rtol=1e-12, atol=0)
+    assert max_diff(hist.weights, final) < 1e-12
+    assert hist.settings["masked"]
+
+
+def test_monitor_sees_the_weights_before_each_update_and_diverging_runs_stop():
+    ws = net([3, 4, 2], std=0.5, seed=1)
+    x, y = batch(3, 2, 8)
+    seen = []
+
+    def monitor(it, weights, out, loss, gnorm):
+        seen.append((it, [w.clone() for w in weights], float(loss)))
+
+    hist = train.train("bp", ws, batching.full_batch(x, y), 3, 0.1, monitor=monitor)
+    assert [s[0] for s in seen] == [0, 1, 2] and hist.monitor is monitor
+    assert max_diff(seen[0][1], ws) == 0.0  # the initial weights, before the first update
+    step = train.bp_step(ws, x, y, 0.1)
+    assert max_diff(seen[1][1], step.weights) < 1e-15
+    assert [s[2] for s in seen] == pytest.approx(list(hist.train_loss), abs=0)
+    # a step far too large for the curvature: the loss grows until it passes diverge_above
+    big = train.train("bp", ws, batching.full_batch(x, y), 500, 50.0, diverge_above=1e6)
+    assert big.diverged and big.n_iter < 500 and not big.train_loss[-1] <= 1e6
+    assert np.all(big.train_loss[:-1] <= 1e6)
+    assert not hist.diverged
+
+
+def test_history_from_stored_curves():
+    h = train.History.from_curves("bp", [1.0, 0.4], [0.1, 0.2], lr=1e-3, seconds=2.0, status="loaded")
+    assert h.n_iter == 2 and h.finite and h.weights is None and h.status == "loaded" and h.escape() == 1
+    with pytest.raises(ValueError, match="one length"):
+        train.History.from_curves("bp", [1.0, 0.4], [0.1], lr=1e-3)
