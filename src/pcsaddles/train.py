@@ -207,6 +207,7 @@ def train(
     dt: float = 0.1,
     report: str = "paper",
     mask: torch.Tensor | None = None,
+    report_mask: torch.Tensor | None = None,
     test: Batch | None = None,
     test_every: int = 1,
     stop: StopRule | None = None,
@@ -231,7 +232,9 @@ def train(
     ``mask`` (0/1, the shape of every batch's ``y``; full-batch runs): only the observed target
     entries count, in BP's loss (:func:`loss_grads`), in PC's output error (the output is clamped to
     the observed entries, :func:`pcsaddles.pc.infer`) and in the reported loss (matrix completion,
-    Figure 6). ``monitor(iteration, weights, output, loss, grad_norm)`` is called at every
+    Figure 6); ``report_mask`` (default ``mask``) is the mask of the reported loss alone, for a run
+    whose objective sees entries its reported loss must not (the authors' PC clamped to the full
+    target, reported on the observed entries). ``monitor(iteration, weights, output, loss, grad_norm)`` is called at every
     iteration before the update, with the current weights (do not modify them; clone what you
     keep), the network's output on the batch and the recorded loss and gradient norm (tensors);
     it is returned as ``History.monitor``. ``diverge_above``: stop, with ``History.diverged``, once
@@ -266,8 +269,9 @@ def train(
         raise ValueError(f"lr and lr_factor must be positive; received lr={lr}, lr_factor={lr_factor}")
     if test_every < 1:
         raise ValueError(f"test_every must be >= 1; received {test_every}")
-    if mask is not None and is_net:
+    if (mask is not None or report_mask is not None) and is_net:
         raise ValueError("mask applies to fully connected weight lists, not to a layered.Net")
+    report_mask = mask if report_mask is None else report_mask
     if is_net:
         net = weights.clone()
         ws = net.params  # updated in place
@@ -339,7 +343,7 @@ def train(
             diverged = True
             break
         scale = grad_scale(rule, convention, x.shape[0], y.shape[1])
-        buf[it, 0] = reported_loss(out, y, report, mask)
+        buf[it, 0] = reported_loss(out, y, report, report_mask)
         buf[it, 1] = scale * torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
         if monitor is not None:
             monitor(it, ws, out, buf[it, 0], buf[it, 1])

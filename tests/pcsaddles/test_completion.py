@@ -1,8 +1,9 @@
-"""Matrix completion (Figure 6): the masked PC step against independent computations.
+"""Matrix completion (Figure 6): the masked objectives and runs against independent computations.
 
-Expectations come from autograd of a separately written energy, a dense linear solve of the
-(quadratic) linear-network energy, the free-activity formulation of the mask, and the unmasked
-routines of :mod:`pcsaddles.pc` / :mod:`pcsaddles.train`.
+Expectations come from autograd of separately written objectives (nn.MSELoss of the masked
+tensors, the masked energy), a dense linear solve of the (quadratic) linear-network energy in the
+free-activity formulation of the mask, the unmasked routines of :mod:`pcsaddles.pc`, and the
+definition of a checkpoint (the least-gradient iterate of each rank).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from pcsaddles import completion as C
-from pcsaddles import init, pc, train
+from pcsaddles import curves, dln, init, normalisation, pc, train
 from reference import F64, TORCH_ACT
 
 WIDTHS = [5, 4, 3, 5]
@@ -48,7 +49,7 @@ def test_numerical_rank():
 
 
 @pytest.mark.parametrize("activation", ["linear", "tanh", "relu"])
-def test_bp_grads_match_autograd(activation):
+def test_masked_bp_gradient_is_that_of_nn_mseloss_of_the_masked_tensors(activation):
     task, ws = _setup()
     ws = [w.requires_grad_() for w in ws]
     h = task.x
@@ -58,8 +59,9 @@ def test_bp_grads_match_autograd(activation):
             h = TORCH_ACT[activation](h)
     loss = torch.nn.functional.mse_loss(h * task.mask, task.target * task.mask)
     ref = torch.autograd.grad(loss, ws)
-    _, grads = C.bp_grads([w.detach() for w in ws], task.x, task.target, task.mask, activation)
-    for g, r in zip(grads, ref):
+    _, grads = train.loss_grads([w.detach() for w in ws], task.x, task.target, activation, mask=task.mask)
+    scale = normalisation.grad_scale("bp", "authors", *task.target.shape)  # nn.MSELoss = (2 / d) x Eq. 1
+    for g, r in zip([scale * g for g in grads], ref):
         torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-14)
 
 
@@ -82,10 +84,10 @@ def test_masked_energy_gradients_match_autograd(activation):
     assert abs(float(e.detach() - C.masked_energy(ws, z, task.x, task.target, task.mask, activation))) < 1e-12
     g_w = torch.autograd.grad(e, wr, retain_graph=True)
     g_z = torch.autograd.grad(e, zr)
-    for g, r in zip(C.masked_weight_grads(ws, z, task.x, task.target, task.mask, activation), g_w):
+    for g, r in zip(pc.weight_grads(ws, z, task.x, task.target, activation, mask=task.mask), g_w):
         torch.testing.assert_close(g, r, rtol=1e-11, atol=1e-13)
     # one Euler step moves z by -dt * N * dF/dz (per-example gradient)
-    z1 = C.masked_infer(ws, task.x, task.target, task.mask, activation, dt=0.1, n_steps=1, init=z)
+    z1 = pc.infer(ws, task.x, task.target, activation, dt=0.1, n_steps=1, init=z, mask=task.mask)
     for a, b, g in zip(z1, z, g_z):
         torch.testing.assert_close(a, b - 0.1 * task.x.shape[0] * g, rtol=1e-11, atol=1e-13)
 
@@ -117,7 +119,7 @@ def test_masked_equilibrium_equals_free_activity_solve():
     grad0 = grad(v0)
     hess = torch.stack([grad(e) - grad0 for e in torch.eye(p, dtype=F64)], dim=1)  # exact: quadratic energy
     v_star = torch.linalg.solve(hess, -grad0)  # exact minimiser of the quadratic
-    z = C.masked_infer(ws, task.x, task.target, task.mask, "linear", dt=0.1, n_steps=4000)
+    z = pc.infer(ws, task.x, task.target, "linear", dt=0.1, n_steps=4000, mask=task.mask)
     k = 0
     for zi, d, s in zip(z, dims, sizes):
         torch.testing.assert_close(zi, v_star[k:k + s].reshape(n, d), rtol=1e-9, atol=1e-10)
@@ -129,32 +131,35 @@ def test_full_mask_reduces_to_plain_pc_and_bp(activation):
     task, ws = _setup(seed=3)
     ones = torch.ones_like(task.mask)
     z_ref = pc.infer(ws, task.x, task.target, activation, n_steps=30)
-    z = C.masked_infer(ws, task.x, task.target, ones, activation, n_steps=30)
-    z_none = C.masked_infer(ws, task.x, task.target, None, activation, n_steps=30)
+    z = pc.infer(ws, task.x, task.target, activation, n_steps=30, mask=ones)
+    z_none = pc.infer(ws, task.x, task.target, activation, n_steps=30, mask=None)
     for a, b, c in zip(z, z_ref, z_none):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(c, b, rtol=1e-10, atol=1e-12)
-    for g, r in zip(C.masked_weight_grads(ws, z, task.x, task.target, ones, activation),
+    for g, r in zip(pc.weight_grads(ws, z, task.x, task.target, activation, mask=ones),
                     pc.weight_grads(ws, z_ref, task.x, task.target, activation)):
         torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
-    # BP: nn.MSELoss gradient = (2 / d) x the paper-normalised gradient of train.loss_grads
-    _, g_bp = C.bp_grads(ws, task.x, task.target, None, activation)
+    _, g_masked = train.loss_grads(ws, task.x, task.target, activation, mask=ones)
     _, g_ref = train.loss_grads(ws, task.x, task.target, activation)
-    for g, r in zip(g_bp, g_ref):
-        torch.testing.assert_close(g, (2.0 / task.target.shape[1]) * r, rtol=1e-12, atol=1e-14)
+    for g, r in zip(g_masked, g_ref):
+        torch.testing.assert_close(g, r, rtol=1e-12, atol=1e-14)
 
 
 def test_run_bp_checkpoints_and_divergence():
     task = C.make_task(n=6, rank=2, seed=0)
     ws = init.gaussian([6, 8, 8, 6], 0.3, seed=0)
     run = C.run_bp(ws, task, lr=0.05, max_iter=3000, rank_every=1)
-    assert run.converged is not None and run.loss[run.converged] <= 1e-2
-    for r, c in run.checkpoints.items():  # each checkpoint is the least-gradient iterate of its rank
-        same = run.rank == r
-        assert c.grad_norm == pytest.approx(run.grad_norm[run.rank_iter[same]].min())
-        assert C.numerical_rank(C.dln.forward(c.weights, task.x)[-1]) == r
+    converged = curves.first_below(run.train_loss, 1e-2)
+    assert converged is not None and converged == run.n_iter - 1 and run.stopped_early  # stops below 1e-2
+    mon = run.monitor
+    assert len(mon.rank) == run.n_iter and mon.checkpoints
+    for r, c in mon.checkpoints.items():  # each checkpoint is the least-gradient iterate of its rank
+        same = mon.rank == r
+        assert c.grad_norm == pytest.approx(run.grad_norm[mon.rank_iter[same]].min())
+        assert c.loss == pytest.approx(run.train_loss[c.iteration])
+        assert C.numerical_rank(dln.forward(c.weights, task.x)[-1]) == r
     bad = C.run_bp(ws, task, lr=1e3, max_iter=100, checkpoints=False)
-    assert bad.diverged and bad.converged is None
+    assert bad.diverged and not bad.monitor.checkpoints and curves.first_below(bad.train_loss, 1e-2) is None
 
 
 def test_run_pc_reports_divergent_inference_instead_of_raising():
@@ -162,10 +167,23 @@ def test_run_pc_reports_divergent_inference_instead_of_raising():
     stops, keeps the iterations it finished, and says so."""
     task = C.make_task(n=6, rank=2, seed=0)
     ws = init.gaussian([6, 8, 8, 6], 1.0, seed=0)
-    lam_max = max(torch.linalg.eigvalsh(C.dln.activity_hessian(ws)).max().item(), 1.0)
+    lam_max = max(torch.linalg.eigvalsh(dln.activity_hessian(ws)).max().item(), 1.0)
     run = C.run_pc(ws, task, dt=50.0 / lam_max, n_steps=200, max_iter=5)
-    assert run.diverged and run.converged is None and len(run.loss) == 0
-    with pytest.raises(FloatingPointError, match="diverged"):
-        C.masked_infer(ws, task.x, task.target, task.mask, dt=50.0 / lam_max, n_steps=200)
+    assert run.diverged and run.n_iter == 0
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        pc.infer(ws, task.x, task.target, dt=50.0 / lam_max, n_steps=200, mask=task.mask)
     fine = C.run_pc(ws, task, dt=1.0 / lam_max, max_iter=3)  # a stable step
-    assert not fine.diverged and len(fine.loss) == 3
+    assert not fine.diverged and fine.n_iter == 3
+
+
+def test_unmasked_pc_reports_the_masked_loss():
+    """The authors' variant clamps the output to the full target, but its reported loss is still
+    nn.MSELoss of the masked tensors (the task's loss)."""
+    task, ws = _setup(seed=4)
+    run = C.run_pc(ws, task, max_iter=1, masked=False)
+    out = dln.forward(ws, task.x)[-1]
+    assert run.train_loss[0] == pytest.approx(float(torch.nn.functional.mse_loss(out * task.mask, task.target * task.mask)),
+                                              abs=1e-14)
+    masked = C.run_pc(ws, task, max_iter=2)
+    unmasked = C.run_pc(ws, task, max_iter=2, masked=False)
+    assert masked.train_loss[0] == unmasked.train_loss[0] and masked.train_loss[1] != unmasked.train_loss[1]
