@@ -8,7 +8,8 @@
 
       p_k = (n_k + alpha) / (n + alpha K),   D_stsp = sum_k p_k^data log(p_k^data / p_k^gen)
 
-  (generated points outside the range fall in no bin). For ``N >= 11`` histograms are too sparse and
+  where ``n`` counts all points of a set: generated points outside the range (or non-finite, a
+  diverged model) fall in no bin but still count, so their mass is missing from ``p^gen``. For ``N >= 11`` histograms are too sparse and
   each set is a Gaussian mixture with one component of variance ``sigma^2 = 0.3`` per point; the KL is
   estimated by Monte Carlo with 1000 samples of the data mixture (:func:`gmm_kl`).
 * :func:`prediction_error` -- ``PE(n)``: the mean squared error of ``n``-step-ahead free predictions
@@ -43,7 +44,8 @@ def _points(name: str, x: Any, N: int | None = None) -> np.ndarray:
 def histogram_kl(data: Any, generated: Any, bins: int = 30, alpha: float = 1e-5, margin: float = 0.1) -> float:
     """``KL(p_data || p_gen)`` of binned occupancies (module docstring); ``data (n, N)``, ``generated (m, N)``.
 
-    Non-finite generated points (a diverged model) fall in no bin."""
+    Generated points outside the range or non-finite (a diverged model) fall in no bin but count in
+    the normalisation of ``p^gen``."""
     data = _points("data", data)
     gen = _points("generated", generated, data.shape[1])
     bins = check_positive_int("bins", bins)
@@ -52,12 +54,13 @@ def histogram_kl(data: Any, generated: Any, bins: int = 30, alpha: float = 1e-5,
     lo = data.min(0) - margin * data.std(0)
     hi = data.max(0) + margin * data.std(0)
     edges = [np.linspace(a, b, bins + 1) for a, b in zip(lo, hi)]
+    m = gen.shape[0]
     gen = gen[np.all(np.isfinite(gen), axis=1)]
     p, _ = np.histogramdd(data, bins=edges)
     q, _ = np.histogramdd(gen, bins=edges) if gen.size else (np.zeros_like(p), None)
     K = p.size
     p = (p.ravel() + alpha) / (p.sum() + alpha * K)
-    q = (q.ravel() + alpha) / (q.sum() + alpha * K)
+    q = (q.ravel() + alpha) / (m + alpha * K)  # points outside the range are mass the data do not see
     return float(np.sum(p * np.log(p / q)))
 
 
