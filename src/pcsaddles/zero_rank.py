@@ -356,28 +356,3 @@ def analyse(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n
     if keep:
         out.update(H_loss=h_loss, H_energy=h_energy, H_unrolled=h_unrolled, H_theory=theory)
     return out
-
-
-def plot_spectra(ax, spectra: dict, colors: dict, bins: int = 30, title: str | None = None) -> None:
-    """Eigenvalue histograms in the style of the paper's Figs 3, 4, 9, 10 (counts on a log axis).
-
-    ``spectra`` maps a label to ``(eigenvalues, kind)`` with kind ``"loss"``, ``"energy"`` (filled
-    bars) or ``"theory"`` (black outline); ``colors`` is :data:`pcsaddles.plotting.COLORS`.
-    """
-    import numpy as np
-
-    values = np.concatenate([np.asarray(v, dtype=float) for v, _ in spectra.values()])
-    lo, hi = values.min(), values.max()
-    pad = 0.05 * max(hi - lo, 1e-3)
-    edges = np.linspace(lo - pad, hi + pad, bins + 1)
-    for label, (vals, kind) in spectra.items():
-        vals = np.asarray(vals, dtype=float)
-        if kind == "theory":
-            ax.hist(vals, bins=edges, histtype="step", color=colors["theory"], lw=1.3, label=label)
-        else:
-            ax.hist(vals, bins=edges, color=colors[kind], alpha=0.45, label=label)
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=0.5)
-    ax.set(xlabel="eigenvalue", ylabel="count")
-    if title:
-        ax.set_title(title)
