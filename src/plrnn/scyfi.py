@@ -116,26 +116,27 @@ class Cycle:
 
 
 # ---- the cycle equation ------------------------------------------------------------------------
-def solve_sequences(model: PiecewiseAffineMap, patterns: np.ndarray, singular_tol: float = 1e-12
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def solve_sequences(model: PiecewiseAffineMap, patterns: np.ndarray, singular_tol: float = 1e-12,
+                    pieces: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve the cycle equation for region sequences ``patterns (N, k, n_units)``.
 
     Returns ``points (N, k, M)`` (the candidate orbit through the assumed pieces,
     ``p_{j+1} = J_j p_j + c_j``), ``product (N, M, M)`` (``J_{k-1} ... J_0``) and ``ok (N,)``
-    (False where ``I - product`` is singular: smallest/largest singular value < ``singular_tol``).
+    (False where ``I - product`` is singular: ``|det| < singular_tol`` times the product of its row
+    norms). ``pieces = (J (N, k, M, M), c (N, k, M))`` may be given instead of computing them from the patterns.
     """
     patterns = np.asarray(patterns, dtype=bool)
     N, k, _ = patterns.shape
     M = model.M
-    Js, cs = model.affine(patterns)  # (N, k, M, M), (N, k, M)
+    Js, cs = model.affine(patterns) if pieces is None else pieces  # (N, k, M, M), (N, k, M)
     prod = np.broadcast_to(np.eye(M), (N, M, M)).copy()
     q = np.zeros((N, M))
     for j in range(k):
         prod = Js[:, j] @ prod
         q = np.einsum("nij,nj->ni", Js[:, j], q) + cs[:, j]
     lhs = np.eye(M) - prod
-    sv = np.linalg.svd(lhs, compute_uv=False)
-    ok = sv[:, -1] > singular_tol * np.maximum(sv[:, 0], 1.0)
+    # singular when |det| is negligible against Hadamard's bound (the product of the row norms)
+    ok = np.abs(np.linalg.det(lhs)) > singular_tol * np.prod(np.maximum(np.linalg.norm(lhs, axis=2), 1e-300), axis=1)
     pts = np.full((N, k, M), np.nan)
     if np.any(ok):
         p0 = np.linalg.solve(lhs[ok], q[ok][..., None])[..., 0]
@@ -242,10 +243,11 @@ def exhaustive_cycles(model: PiecewiseAffineMap, k: int, *, chunk: int = 1 << 15
     digits = _necklaces(R, k)
     found: list[Cycle] = []
     singular = 0
+    Jtab, ctab = model.affine_of_code(np.arange(R))  # every region's piece, once
     for start in range(0, digits.shape[0], chunk):
         d = digits[start:start + chunk]
         pats = model.pattern_of_code(d)  # (N, k, n)
-        pts, _, ok = solve_sequences(model, pats)
+        pts, _, ok = solve_sequences(model, pats, pieces=(Jtab[d], ctab[d]))
         singular += int(np.sum(~ok))
         good = ok & _consistent(model, pts, pats)
         for i in np.flatnonzero(good):
