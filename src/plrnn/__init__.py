@@ -16,14 +16,13 @@ Durstewitz; ICLR 2026; arXiv 2510.03814) in numpy float64. Modules, one idea eac
 * :mod:`~plrnn.basins`: brute-force basins of attraction;
 * :mod:`~plrnn.homoclinic`: certified transverse homoclinic points (Algorithm 4);
 * :mod:`~plrnn.chaos`: Lyapunov spectra and bifurcation scans;
-* :mod:`~plrnn.gdmap`: gradient descent as a map (the bridge to Parts I and II);
-* :mod:`~plrnn.odes`: the ODE systems behind the trained examples (Duffing, Lorenz-63, decision model).
+* :mod:`~plrnn.gdmap`: gradient descent as a map (the bridge to Parts I and II).
 
 A trained model enters as numpy arrays through the model constructors and then uses the same
 functions.
 """
 
-from . import basins, chaos, gdmap, homoclinic, inverse, local, manifolds, models, odes, polyline, quality, regions, scyfi, systems
+from . import basins, chaos, gdmap, homoclinic, inverse, local, manifolds, models, polyline, quality, regions, scyfi, systems
 from .basins import basins as basin_labels
 from .chaos import lyapunov_spectrum
 from .homoclinic import homoclinic_points
@@ -39,6 +38,6 @@ __all__ = [
     "ALRNN", "PLRNN", "PiecewiseAffineMap", "ShallowPLRNN", "Cycle", "cycles", "exhaustive_cycles", "scyfi_search",
     "manifold", "PieceManifold", "PolylineManifold", "delta_sigma", "delta_score", "InverseStep", "inverse_step",
     "homoclinic_points", "lyapunov_spectrum", "basin_labels", "PARAMETER_SETS", "border_collision", "paper_map",
-    "basins", "chaos", "gdmap", "homoclinic", "inverse", "local", "manifolds", "models", "odes", "polyline", "quality", "regions",
+    "basins", "chaos", "gdmap", "homoclinic", "inverse", "local", "manifolds", "models", "polyline", "quality", "regions",
     "scyfi", "systems",
 ]
