@@ -6,7 +6,7 @@ import torch
 
 from .dataset import Dataset, check_dtype
 
-__all__ = ["toy_gaussian"]
+__all__ = ["authors_batch", "toy_gaussian"]
 
 
 def toy_gaussian(n: int = 64, dim: int = 1, seed: int = 0, dtype: torch.dtype = torch.float64) -> Dataset:
@@ -32,3 +32,30 @@ def toy_gaussian(n: int = 64, dim: int = 1, seed: int = 0, dtype: torch.dtype = 
         "seed": seed,
     }
     return Dataset(x, -x, None, prov)
+
+
+def authors_batch(dim: int, n: int = 64, seed: int = 0, y2: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The toy batch of the authors' Hessian notebook (Figures 3 and 9): ``x (n, dim)`` from NumPy's
+    legacy stream ``np.random.seed(seed); np.random.normal(1, 0.1, size=(dim, n))`` (transposed),
+    and ``y = -x``; float64.
+
+    ``y2`` varies the second output coordinate as in the figures' right-most panel: ``"paper"``
+    sets ``y_2 = x_2`` (the paper's caption); ``"code"`` replaces it by the next ``n`` numbers of
+    the same stream, an independent ``N(1, 0.1^2)`` draw (the authors' code); ``None`` keeps
+    ``y = -x``. A ``np.random.RandomState`` reproduces the stream without touching NumPy's global
+    state.
+    """
+    import numpy as np
+
+    if y2 not in (None, "paper", "code"):
+        raise ValueError(f"y2 must be None, 'paper' or 'code'; received {y2!r}")
+    if y2 is not None and dim < 2:
+        raise ValueError(f"varying the second output needs dim >= 2; received dim={dim}")
+    rs = np.random.RandomState(seed)
+    x = rs.normal(1, 0.1, size=(dim, n)).T  # (n, dim), as np.random.normal(...).T
+    y = -x.copy()
+    if y2 == "paper":
+        y[:, 1] = x[:, 1]
+    elif y2 == "code":
+        y[:, 1] = rs.normal(1, 0.1, n)
+    return torch.tensor(x), torch.tensor(y)
