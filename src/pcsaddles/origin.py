@@ -346,3 +346,23 @@ def chain_spectra_origin(n_hidden: int, x: torch.Tensor, y: torch.Tensor) -> Cha
         loss = torch.zeros(n_hidden + 1, dtype=x.dtype, device=x.device)
         energy = torch.cat([-a.reshape(1), zeros, torch.zeros(1, dtype=x.dtype, device=x.device)])
     return ChainSpectra(loss, energy)
+
+
+def padded_spectrum(fn, weights: Sequence[torch.Tensor], p_full: int, chunk_size: int = 128
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dense Hessian of ``fn`` at ``weights`` (from chunks of Hessian-vector products,
+    :func:`reprokit.hessian.hessian_in_chunks`) and its eigenvalues padded with exact zeros to
+    ``p_full`` values, sorted ascending.
+
+    Used with inputs projected onto their span (:func:`reprokit.hessian.input_span`): the objectives
+    depend on ``W_1`` only through ``W_1 x_i``, so the Hessian in the full parameters is, up to an
+    orthogonal change of coordinates, the Hessian for the projected inputs plus
+    ``p_full - p`` zero eigenvalues, where ``p`` is the number of parameters of ``weights``.
+    """
+    from reprokit import hessian
+
+    mat = hessian.hessian_in_chunks(fn, weights, chunk_size)  # (p, p)
+    if p_full < mat.shape[0]:
+        raise ValueError(f"p_full={p_full} is smaller than the {mat.shape[0]} parameters differentiated")
+    eig = torch.linalg.eigvalsh(mat)
+    return mat, torch.sort(torch.cat([eig, eig.new_zeros(p_full - eig.numel())])).values

@@ -341,3 +341,24 @@ def test_bad_input_messages():
         origin.chain_spectra_origin(0, x[:, :1], y[:, :1])
     with pytest.raises(ValueError, match=r"chunk_size must be a positive int"):
         hessian.hessian_in_chunks(lambda w: w[0].sum(), zeros([3, 2, 2]), 0)
+
+
+def test_padded_spectrum_of_projected_inputs_equals_the_full_spectrum():
+    """Inputs of rank 3 in 6 dimensions: the spectrum of a function of W_1 x in the full parameters
+    equals that for the projected inputs plus n_1 (6 - 3) zeros (autodiff on the full problem)."""
+    from reprokit import hessian as rh
+    from pcsaddles import dln, origin, pc
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 6, generator=gen, dtype=torch.float64)
+    y = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    ws_full = [0.4 * torch.randn(o, i, generator=gen, dtype=torch.float64) for i, o in ((6, 4), (4, 3), (3, 2))]
+    q = rh.input_span(x)  # (6, 3)
+    ws_red = [ws_full[0] @ q] + ws_full[1:]
+    for fn in (lambda w, xs: dln.mse_loss(w, xs, y), lambda w, xs: pc.unrolled_energy(w, xs, y, 7)):
+        full = torch.linalg.eigvalsh(rh.hessian(lambda w: fn(w, x), ws_full))
+        mat, padded = origin.padded_spectrum(lambda w: fn(w, x @ q), ws_red, p_full=6 * 4 + 12 + 6, chunk_size=5)
+        assert mat.shape == (3 * 4 + 12 + 6,) * 2
+        torch.testing.assert_close(padded, full, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="p_full"):
+        origin.padded_spectrum(lambda w: dln.mse_loss(w, x @ q, y), ws_red, p_full=3)
