@@ -51,16 +51,23 @@ def basins(model: PiecewiseAffineMap, attractors: Sequence[Cycle], z0: Any, *, m
     labels = np.full(n, -2, dtype=np.int64)
     steps = np.full(n, max_iter, dtype=np.int64)
     active = np.arange(n)
+    L, U, G, g, b = model.L, model.U, model.G, model.g, model.b
+    tol2 = tol * tol
     for it in range(1, max_iter + 1):
-        z = model.step(z)
+        z = z @ L.T + np.maximum(z @ G.T + g, 0.0) @ U.T + b  # the map, without per-call input checks
         if pts.shape[0]:
-            d = np.sqrt(((z[:, None, :] - pts[None]) ** 2).sum(-1))
-            near = d.min(axis=1) <= tol
-            which = owner[d.argmin(axis=1)]
+            best = np.full(z.shape[0], np.inf)
+            which = np.zeros(z.shape[0], dtype=np.int64)
+            for q, o in zip(pts, owner):  # squared distance to each attractor point
+                d2 = ((z - q) ** 2).sum(1)
+                closer = d2 < best
+                best[closer], which[closer] = d2[closer], o
+            near = best <= tol2
         else:
             near = np.zeros(z.shape[0], dtype=bool)
             which = np.zeros(z.shape[0], dtype=np.int64)
-        far = np.abs(z).max(axis=1) > escape
+        with np.errstate(invalid="ignore"):
+            far = ~(np.abs(z).max(axis=1) <= escape)  # NaN or inf counts as escaped
         done = near | far
         if np.any(done):
             labels[active[near]] = which[near]

@@ -115,20 +115,32 @@ def itinerary_interval(model: PiecewiseAffineMap, cycle: Cycle, j: int, v: np.nd
     return float(min(lo, 0.0)), float(max(hi, 0.0))
 
 
-def chord(model: PiecewiseAffineMap, space: LocalSpace, half_length: float = np.inf) -> tuple[float, float]:
+def chord(model: PiecewiseAffineMap, space: LocalSpace, half_length: float = np.inf, *, in_region: bool = False
+          ) -> tuple[float, float]:
     """The exact local piece of a 1-D manifold as an interval ``[lo, hi]`` of coefficients along
-    the unit vector ``space.basis[:, 0]`` (which contains 0):
+    the unit vector ``space.basis[:, 0]`` (which contains 0). With ``I`` from
+    :func:`itinerary_interval` (one period keeps the itinerary) and ``lambda`` the multiplier:
 
-    * stable: ``C = I cap I / lambda`` (every forward period keeps the itinerary: by convexity the
+    * stable: ``C = I cap I / lambda`` -- every forward period keeps the itinerary (by convexity the
       later iterates ``lambda^n a`` then stay in ``I``);
-    * unstable: ``C = I cap lambda I`` (the whole backward orbit ``a / lambda^n`` stays in ``I``);
+    * unstable: ``C = lambda I cap lambda^2 I`` -- the whole backward orbit ``a / lambda^n``, ``n >= 1``,
+      stays in ``I``. The point itself need not lie in ``p``'s region: it is the image of one that
+      does. ``in_region=True`` returns ``C cap I``, the part inside the region (where one affine
+      branch maps it; Algorithm 1 starts from that flat piece).
 
-    ``I`` from :func:`itinerary_interval`, capped at ``|a| <= half_length``."""
+    Capped at ``|a| <= half_length``."""
     if space.dim != 1:
         raise ValueError(f"a chord is defined for a 1-D manifold; this one is {space.dim}-dimensional")
     lam = float(np.real(space.eigenvalues[0]))
     lo, hi = itinerary_interval(model, space.cycle, space.j, space.basis[:, 0])
-    scaled = (lo / lam, hi / lam) if space.kind == "stable" else (lo * lam, hi * lam)
-    lo2, hi2 = min(scaled), max(scaled)
-    lo, hi = max(lo, lo2, -half_length), min(hi, hi2, half_length)
+    if space.kind == "stable":
+        a, b = sorted((lo / lam, hi / lam))
+        lo, hi = max(lo, a), min(hi, b)
+    else:
+        a, b = sorted((lo * lam, hi * lam))
+        c, d = sorted((lo * lam * lam, hi * lam * lam))
+        if in_region:
+            a, b = max(a, lo), min(b, hi)
+        lo, hi = max(a, c), min(b, d)
+    lo, hi = max(lo, -half_length), min(hi, half_length)
     return float(lo), float(hi)

@@ -101,7 +101,7 @@ def local_seeds(model: PiecewiseAffineMap, space: LocalSpace, n: int, rng: np.ra
 
 def _bounded_chord(model: PiecewiseAffineMap, space: LocalSpace, bound: float) -> tuple[float, float]:
     """The 1-D local chord (:func:`plrnn.local.chord`) cut where the line leaves ``|z|_inf <= bound``."""
-    lo, hi = chord(model, space)
+    lo, hi = chord(model, space, in_region=True)
     v, p = space.basis[:, 0], space.point
     nz = v != 0
     ta, tb = (-bound - p[nz]) / v[nz], (bound - p[nz]) / v[nz]

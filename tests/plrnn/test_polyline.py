@@ -76,9 +76,14 @@ def test_chord_is_exact_local_piece():
         sp = local.local_space(model, cyc, 0, kind)
         lo, hi = local.chord(model, sp)
         lam = float(np.real(sp.eigenvalues[0]))
-        for a in np.linspace(lo, hi, 11):  # one period along the chord is multiplication by lambda
-            x = sp.point + a * sp.basis[:, 0]
-            assert np.allclose(model.step(x), sp.point + lam * a * sp.basis[:, 0], atol=1e-12)
+        for a in np.linspace(lo, hi, 11):
+            # stable: one step from a chord point is multiplication by lambda; unstable: every chord point is
+            # the image of the chord point a / lambda (it may itself lie outside p's region)
+            src = a if kind == "stable" else a / lam
+            x = sp.point + src * sp.basis[:, 0]
+            assert np.allclose(model.step(x), sp.point + lam * src * sp.basis[:, 0], atol=1e-12)
+            if kind == "unstable":
+                assert lo <= src <= hi
 
 
 def test_clipping_keeps_the_inside_part_of_a_crossing_segment():
