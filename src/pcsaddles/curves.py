@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["escape_iteration", "first_below", "seed_bands"]
+__all__ = ["censored_escape", "escape_iteration", "first_below", "seed_bands"]
 
 
 def first_below(values, level: float, *, start: int = 0) -> int | None:
@@ -69,3 +69,11 @@ def seed_bands(runs: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:
         raise ValueError("every run must hold at least one value")
     stacked = np.stack([np.asarray(r[:n], dtype=float) for r in runs])  # (n_runs, n)
     return {"median": np.median(stacked, axis=0), "min": stacked.min(axis=0), "max": stacked.max(axis=0)}
+
+
+def censored_escape(losses, fraction: float = 0.5) -> tuple[int, bool]:
+    """``(iteration, escaped)``: :func:`escape_iteration` from the start of the run, or the run's
+    length with ``escaped = False`` if it never escaped (a censored value, a lower bound on the
+    escape time)."""
+    it = escape_iteration(losses, fraction)
+    return (len(losses), False) if it is None else (it, True)

@@ -108,8 +108,8 @@ def mark_saddle(ax, x: float = 0.0, y: float = 0.0) -> None:
 
 def seed_band(ax, curves: Sequence[Sequence[float]], color, label: str, *, start: int = 1, censored=(),
               linestyle: str = "-", marker: str | None = None) -> None:
-    """Per-seed curves (thin), their median (thick) and the min-max band over seeds, over the
-    iterations every seed has (:func:`pcsaddles.curves.seed_bands`). Iterations are numbered from
+    """Per-seed curves (thin), their median (thick, labelled ``label``) and the min-max band over
+    seeds, over the iterations every seed has (:func:`pcsaddles.curves.seed_bands`). Iterations are numbered from
     ``start``. A seed listed in ``censored`` (indices) did not escape within its run: its thin line
     ends in an open circle at its last iteration."""
     from .curves import seed_bands
@@ -123,5 +123,4 @@ def seed_band(ax, curves: Sequence[Sequence[float]], color, label: str, *, start
     bands = seed_bands(curves)
     it = np.arange(start, start + len(bands["median"]))
     ax.fill_between(it, bands["min"], bands["max"], color=color, alpha=0.18, lw=0)
-    ax.plot(it, bands["median"], color=color, lw=1.6, ls=linestyle, marker=marker, ms=2.5,
-            label=f"{label} ({len(curves)} seeds)")
+    ax.plot(it, bands["median"], color=color, lw=1.6, ls=linestyle, marker=marker, ms=2.5, label=label)

@@ -43,3 +43,8 @@ def test_seed_bands_are_median_min_max_over_the_common_length():
     np.testing.assert_array_equal(bands["max"], [3.0, 4.0])
     with pytest.raises(ValueError, match="at least one"):
         curves.seed_bands([])
+
+
+def test_censored_escape_is_the_run_length_when_there_is_no_escape():
+    assert curves.censored_escape([1.0, 0.8, 0.4]) == (2, True)
+    assert curves.censored_escape([1.0, 0.8, 0.6, 0.55]) == (4, False)

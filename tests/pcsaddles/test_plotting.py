@@ -39,7 +39,7 @@ def test_seed_band_spans_the_seeds_and_marks_censored_ones():
     plotting.seed_band(ax, curves, "C0", "BP", censored=[1])
     band = ax.collections[0].get_paths()[0].vertices
     assert band[:, 1].min() == 0.1 and band[:, 1].max() == 1.0
-    assert ax.lines[-1].get_label() == "BP (3 seeds)"
+    assert ax.lines[-1].get_label() == "BP"
     np.testing.assert_array_equal(ax.lines[-1].get_ydata(), [1.0, 0.5, 0.2])  # the median over the 3 common steps
     open_marks = [line for line in ax.lines if line.get_marker() == "o" and line.get_markerfacecolor() == "white"]
     assert len(open_marks) == 1 and open_marks[0].get_ydata()[0] == 1.0
