@@ -17,7 +17,9 @@ Modules, one idea each:
 * one module per group of chapters: :mod:`~pcsaddles.origin` (Theorem 2), :mod:`~pcsaddles.zero_rank`
   (Theorem 3), :mod:`~pcsaddles.escape` (Figures 5, 11, 12), :mod:`~pcsaddles.completion`
   (Figure 6), :mod:`~pcsaddles.minima` (Appendix A.3.7 and the caveats);
-* :mod:`~pcsaddles.plotting` (the figure panels several chapters draw).
+* :mod:`~pcsaddles.plotting` (the figure panels several chapters draw);
+* beyond the paper: :mod:`~pcsaddles.escape_scaling`, :mod:`~pcsaddles.finite_inference`,
+  :mod:`~pcsaddles.inference_cost`, :mod:`~pcsaddles.conjecture`.
 
 What every part of the book shares (records, profiles, Hessians, the run cache, checksummed
 downloads, the plotting style) is :mod:`reprokit`.
@@ -25,7 +27,9 @@ downloads, the plotting style) is :mod:`reprokit`.
 
 from . import (activations, batching, completion, curves, data, dln, escape, init, landscape, layered, minima,
                normalisation, ode, origin, pc, plotting, stopping, train, zero_rank)
+from . import conjecture, escape_scaling, finite_inference, inference_cost
 
 __all__ = ["activations", "batching", "completion", "curves", "data", "dln", "escape", "init", "landscape", "layered",
-           "minima", "normalisation", "ode", "origin", "pc", "plotting", "stopping", "train", "zero_rank"]
+           "minima", "normalisation", "ode", "origin", "pc", "plotting", "stopping", "train", "zero_rank",
+           "conjecture", "escape_scaling", "finite_inference", "inference_cost"]
 __version__ = "0.3.0"
