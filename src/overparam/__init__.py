@@ -30,14 +30,14 @@ from .costs import SCALAR_COSTS, Cost, ScalarCost, matrix_costs
 from .descent import gd_imbalance_change, gd_step
 from .flows import FlowPath, flow, flow_path, gradient_norm, imbalance_drift
 from .imbalance import balance_residual, balanced_weights, imbalance, lemma12_residual, norm_differences
-from .products import composed, factor_gradients, gradient, objective, product
+from .products import composed, factor_gradients, finite_difference_gradient, gradient, objective, product
 from .rates import convergence_time
 from .saddles import objective_hessian, origin_spectrum
 from .sigmoid import sigmoid_invariant
 
 __all__ = [
     "SCALAR_COSTS", "Cost", "FlowPath", "ScalarCost", "balance_residual", "balanced_weights", "composed",
-    "convergence_time", "costs", "descent", "factor_gradients", "flow", "flow_path", "foliation", "gd_imbalance_change",
+    "convergence_time", "costs", "descent", "factor_gradients", "finite_difference_gradient", "flow", "flow_path", "foliation", "gd_imbalance_change",
     "gd_step", "gradient", "gradient_norm", "imbalance", "imbalance_drift", "init", "lemma12_residual", "matrix_costs",
     "norm_differences", "objective", "objective_hessian", "odeint", "origin_spectrum", "pc_bridge", "product", "rates",
     "saddles", "schematics", "sigmoid", "sigmoid_invariant", "vector",

@@ -118,7 +118,7 @@ def quadratic(a: np.ndarray = TEST_A) -> Cost:
     a_np, a_t = _pair(a)
     return Cost("quadratic", lambda w, xp: 0.5 * ((w - _pick(xp, a_np, a_t)) ** 2).sum(),
                 lambda w, xp: w - _pick(xp, a_np, a_t), shape=a_np.shape, f_star=0.0,
-                latex=r"\tfrac12\|W-A\|_F^2")
+                latex=r"\frac{1}{2}\|W-A\|_F^2")
 
 
 def log_cosh(a: np.ndarray = TEST_A) -> Cost:
@@ -138,7 +138,7 @@ def quartic(b: np.ndarray = TEST_B) -> Cost:
         raise ValueError(f"B must be a symmetric square matrix; received shape {b_np.shape}")
     return Cost("quartic", lambda w, xp: 0.25 * ((w.T @ w - _pick(xp, b_np, b_t)) ** 2).sum(),
                 lambda w, xp: w @ (w.T @ w - _pick(xp, b_np, b_t)), shape=b_np.shape, f_star=0.0,
-                latex=r"\tfrac14\|W^\top W-B\|_F^2")
+                latex=r"\frac{1}{4}\|W^\top W-B\|_F^2")
 
 
 def cosh(a: np.ndarray = TEST_A) -> Cost:
@@ -177,18 +177,18 @@ SCALAR_COSTS: dict[str, ScalarCost] = {
         scalar_cost("(1-z)^2", lambda z, xp: (1 - z) ** 2, lambda z, xp: -2 * (1 - z), lambda z, xp: 2 + 0 * z,
                     z_star=1.0, f_star=0.0, latex=r"(1-z)^2"),
         scalar_cost("(1-z)^2/2", lambda z, xp: 0.5 * (1 - z) ** 2, lambda z, xp: -(1 - z), lambda z, xp: 1 + 0 * z,
-                    z_star=1.0, f_star=0.0, latex=r"\tfrac12(1-z)^2"),
+                    z_star=1.0, f_star=0.0, latex=r"\frac{1}{2}(1-z)^2"),
         scalar_cost("cosh(z-2)", lambda z, xp: xp.cosh(z - 2), lambda z, xp: xp.sinh(z - 2), lambda z, xp: xp.cosh(z - 2),
                     z_star=2.0, f_star=1.0, latex=r"\cosh(z-2)"),
         scalar_cost("(z+2)^2/2", lambda z, xp: 0.5 * (z + 2) ** 2, lambda z, xp: z + 2, lambda z, xp: 1 + 0 * z,
-                    z_star=-2.0, f_star=0.0, latex=r"\tfrac12(z+2)^2"),
+                    z_star=-2.0, f_star=0.0, latex=r"\frac{1}{2}(z+2)^2"),
         scalar_cost("tilted quartic", lambda z, xp: z**4 / 4 - z**2 / 2 + 0.2 * z, lambda z, xp: z**3 - z + 0.2,
                     lambda z, xp: 3 * z**2 - 1, z_star=_lowest_root([1.0, 0.0, -1.0, 0.2]), f_star=None,
                     latex=r"z^4/4 - z^2/2 + 0.2z"),
         scalar_cost("(z^2-1)^2+z", lambda z, xp: (z**2 - 1) ** 2 + z, lambda z, xp: 4 * z * (z**2 - 1) + 1,
                     lambda z, xp: 12 * z**2 - 4, z_star=_lowest_root([4.0, 0.0, -4.0, 1.0]), f_star=None, latex=r"(z^2-1)^2+z"),
         scalar_cost("cosh(z-0.5)", lambda z, xp: xp.cosh(z - 0.5), lambda z, xp: xp.sinh(z - 0.5),
-                    lambda z, xp: xp.cosh(z - 0.5), z_star=0.5, f_star=1.0, latex=r"\cosh(z-\tfrac12)"),
+                    lambda z, xp: xp.cosh(z - 0.5), z_star=0.5, f_star=1.0, latex=r"\cosh(z-\frac{1}{2})"),
         scalar_cost("z^4/4-z", lambda z, xp: z**4 / 4 - z, lambda z, xp: z**3 - 1, lambda z, xp: 3 * z**2,
                     z_star=1.0, f_star=-0.75, latex=r"z^4/4 - z"),
     )

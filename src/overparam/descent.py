@@ -84,3 +84,37 @@ def iterations_to_target(cost: ScalarCost, weights: Sequence[Any], eta: float, e
 def vector_law_factor(fprime: float, eta: float) -> float:
     """``1 - η² f'(z)²``: the factor by which one vector-case step multiplies ``C`` (``c`` by its square)."""
     return 1.0 - eta**2 * fprime**2
+
+
+DIVERGED = -1
+NOT_REACHED = -2
+
+
+def iterations_grid(cost: ScalarCost, w1: Any, w2: Any, eta: Any, eps: float, *, max_iter: int = 10_000,
+                    blowup: float = 1e8) -> np.ndarray:
+    """Vector case with ``k = 1``, run elementwise over broadcast arrays of starts ``(w1, w2)`` and
+    steps ``eta``: the number of descent steps ``w_1 ← w_1 - η f'(z) w_2``, ``w_2 ← w_2 - η f'(z) w_1``
+    until ``|z - z*| < eps``; :data:`DIVERGED` (-1) when a weight leaves ``[-blowup, blowup]`` or stops
+    being finite, :data:`NOT_REACHED` (-2) after ``max_iter`` steps. Integer array of the broadcast shape."""
+    eps = check_real("eps", eps, minimum=0.0, strict=True)
+    a, b, step = (np.array(x, dtype=np.float64) for x in np.broadcast_arrays(np.asarray(w1, dtype=np.float64),
+                                                                           np.asarray(w2, dtype=np.float64),
+                                                                           np.asarray(eta, dtype=np.float64)))
+    if np.any(step <= 0):
+        raise ValueError(f"every step size eta must be > 0; received min {step.min()}")
+    result = np.full(a.shape, NOT_REACHED, dtype=np.int64)
+    active = np.ones(a.shape, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for it in range(max_iter + 1):
+            z = a * b
+            bad = active & (~np.isfinite(z) | (np.maximum(np.abs(a), np.abs(b)) > blowup))
+            result[bad] = DIVERGED
+            active &= ~bad
+            done = active & (np.abs(z - cost.z_star) < eps)
+            result[done] = it
+            active &= ~done
+            if not active.any() or it == max_iter:
+                break
+            fp = cost.d1(z)
+            a, b = np.where(active, a - step * fp * b, a), np.where(active, b - step * fp * a, b)
+    return result

@@ -124,3 +124,20 @@ def torch_product(weights: Sequence[torch.Tensor]) -> torch.Tensor:
 def composed(cost: CostFn) -> Callable[[list[torch.Tensor]], torch.Tensor]:
     """``g`` as a function of a torch weight list: ``ws -> cost(W_N ⋯ W_1)`` (for :mod:`reprokit.hessian`)."""
     return lambda ws: evaluate(cost, torch_product(ws))
+
+
+def finite_difference_gradient(cost: CostFn, weights: Sequence[Any], h: float = 1e-6) -> list[np.ndarray]:
+    """Central differences ``(g(W + h E_ab) - g(W - h E_ab)) / 2h`` of ``g = f(W_N ⋯ W_1)`` in every
+    entry of every factor (numpy; ``O(h²)`` truncation plus ``O(ε/h)`` round-off): the check of Eq. (4)."""
+    ws, _ = as_weights(weights)
+    out = []
+    for i, w in enumerate(ws):
+        grad = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            plus = [x.copy() for x in ws]
+            minus = [x.copy() for x in ws]
+            plus[i][idx] += h
+            minus[i][idx] -= h
+            grad[idx] = (cost_value(cost, chain(plus)) - cost_value(cost, chain(minus))) / (2 * h)
+        out.append(grad)
+    return out

@@ -173,13 +173,14 @@ def limit_point(w1: float, w2: float, activation: str = "algebraic") -> tuple[fl
 
 @dataclass(frozen=True)
 class SigmoidRun:
-    """One trajectory: ``t``, ``w1``, ``w2`` arrays ``(T,)``; ``t_hit`` when ``|1 - z|`` fell below
-    the tolerance (``inf`` if not by ``t1``)."""
+    """One trajectory: ``t``, ``w1``, ``w2`` arrays ``(T,)``; ``t_hit`` when ``|z - z*|`` fell below
+    ``stop_tol`` (the run's end; ``inf`` if not by ``t1``), ``t_mark`` when it fell below ``mark_tol``."""
 
     t: np.ndarray
     w1: np.ndarray
     w2: np.ndarray
     t_hit: float
+    t_mark: float = float("inf")
 
     @property
     def final(self) -> tuple[float, float]:
@@ -187,10 +188,11 @@ class SigmoidRun:
 
 
 def sigmoid_flow(w1: float, w2: float, t1: float, *, activation: str = "algebraic", cost: ScalarCost = PAPER_COST,
-                 stop_tol: float | None = None, t_eval: np.ndarray | None = None, rtol: float = 1e-12,
-                 atol: float = 1e-12) -> SigmoidRun:
+                 stop_tol: float | None = None, mark_tol: float | None = None, t_eval: np.ndarray | None = None,
+                 rtol: float = 1e-12, atol: float = 1e-12) -> SigmoidRun:
     """Integrate ``-∇g`` (Eq. 9 for the defaults) from ``(w1, w2)`` over ``[0, t1]`` (DOP853); with
-    ``stop_tol``, stop when ``|z - z*| < stop_tol`` (``z = w_2 σ(w_1)``, ``z* = cost.z_star``)."""
+    ``stop_tol``, stop when ``|z - z*| < stop_tol`` (``z = w_2 σ(w_1)``, ``z* = cost.z_star``); with
+    ``mark_tol``, record the first time ``|z - z*| < mark_tol`` without stopping."""
     act = _act(activation)
     w1, w2 = check_real("w1", w1), check_real("w2", w2)
     t1 = check_time("t1", t1)
@@ -200,21 +202,36 @@ def sigmoid_flow(w1: float, w2: float, t1: float, *, activation: str = "algebrai
         fp = float(cost.d1(np.float64(y[1] * s)))
         return [-fp * y[1] * act.dsigma(y[0]), -fp * s]
 
-    events = None
-    if stop_tol is not None:
-        tol = check_real("stop_tol", stop_tol, minimum=0.0, strict=True)
-        hit = lambda t, y: abs(y[1] * act.sigma(y[0]) - cost.z_star) - tol  # noqa: E731
-        hit.terminal, hit.direction = True, -1
-        events = [hit]
-    sol = solve_ivp(rhs, (0.0, t1), [w1, w2], method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval, events=events)
+    events = []
+    for name, tol, terminal in (("stop_tol", stop_tol, True), ("mark_tol", mark_tol, False)):
+        if tol is not None:
+            tol = check_real(name, tol, minimum=0.0, strict=True)
+            hit = lambda t, y, tol=tol: abs(y[1] * act.sigma(y[0]) - cost.z_star) - tol  # noqa: E731
+            hit.terminal, hit.direction = terminal, -1
+            events.append((name, hit))
+    sol = solve_ivp(rhs, (0.0, t1), [w1, w2], method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval,
+                    events=[e for _, e in events] or None)
     t, y = np.asarray(sol.t), np.asarray(sol.y).reshape(2, -1)
-    t_hit = float("inf")
-    if events is not None and len(sol.t_events[0]):
-        t_hit = float(sol.t_events[0][0])
+    times = {name: float(te[0]) if len(te) else float("inf") for (name, _), te in zip(events, sol.t_events or [])}
+    t_hit = times.get("stop_tol", float("inf"))
+    if np.isfinite(t_hit):
+        index = [name for name, _ in events].index("stop_tol")
         if t.size == 0 or t[-1] < t_hit:
             t = np.append(t, t_hit)
-            y = np.concatenate([y, sol.y_events[0][0][:, None]], axis=1)
-    return SigmoidRun(t=t, w1=y[0], w2=y[1], t_hit=t_hit)
+            y = np.concatenate([y, sol.y_events[index][0][:, None]], axis=1)
+    return SigmoidRun(t=t, w1=y[0], w2=y[1], t_hit=t_hit, t_mark=times.get("mark_tol", float("inf")))
+
+
+def hessian(w1: float, w2: float, activation: str = "algebraic", cost: ScalarCost = PAPER_COST, h: float = 1e-6) -> np.ndarray:
+    """The ``2 x 2`` Hessian of ``g`` in ``(w_1, w_2)`` by central differences of :func:`field` (``-∇g``),
+    symmetrised; at the origin it is ``f'(0) σ'(0) [[0, 1], [1, 0]]`` (``[[0, -2], [-2, 0]]`` for Eq. 9)."""
+    w1, w2 = check_real("w1", w1), check_real("w2", w2)
+    cols = []
+    for d1, d2 in ((h, 0.0), (0.0, h)):
+        plus, minus = field(w1 + d1, w2 + d2, activation, cost), field(w1 - d1, w2 - d2, activation, cost)
+        cols.append(-(np.array(plus, dtype=np.float64) - np.array(minus, dtype=np.float64)) / (2 * h))
+    hess = np.stack(cols, axis=1)
+    return 0.5 * (hess + hess.T)
 
 
 def with_product(z0: float, w1: float, activation: str = "algebraic") -> float:

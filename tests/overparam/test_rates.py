@@ -76,3 +76,26 @@ def test_convergence_time_refuses_bad_input():
         op.convergence_time(0.0, -0.5, EPS)
     with pytest.raises(TypeError, match="real number"):
         op.convergence_time("1", Z0, EPS)
+
+
+def test_gradient_descent_iterations_match_the_spec_numbers_and_the_vectorised_grid():
+    """SPEC 4.1: k = 1, f = (1 - z)², z0 = 0.01, stop at |1 - z| < 1e-6, η = α / (2 √(c + 4)):
+    α = 0.5 -> 31, 24, 22, 21, 20 and α = 1 -> 10, 7, 6, 4, 2 iterations for c = 0, 1, 10, 100, 1e4;
+    fixed η = 0.2: 16, 10, 13, 13 for c = 0, 1, 10, 30 and divergence for c = 100. The start is
+    written from the constraints w1 w2 = z0, w1² - w2² = √c."""
+    cost = op.SCALAR_COSTS["(1-z)^2"]
+
+    def start(c):
+        w1 = np.sqrt((np.sqrt(c) + np.sqrt(c + 4 * Z0**2)) / 2)
+        return w1, Z0 / w1
+
+    cs = [0.0, 1.0, 10.0, 100.0, 1e4]
+    for alpha, expected in ((0.5, [31, 24, 22, 21, 20]), (1.0, [10, 7, 6, 4, 2])):
+        got = [op.descent.iterations_to_target(cost, op.init.chain(start(c)), alpha / (2 * np.sqrt(c + 4)), EPS).iterations for c in cs]
+        assert got == expected
+        w1s, w2s = zip(*(start(c) for c in cs))
+        grid = op.descent.iterations_grid(cost, np.array(w1s), np.array(w2s), alpha / (2 * np.sqrt(np.array(cs) + 4)), EPS)
+        assert grid.tolist() == expected
+    fixed = [op.descent.iterations_to_target(cost, op.init.chain(start(c)), 0.2, EPS) for c in (0.0, 1.0, 10.0, 30.0, 100.0)]
+    assert [f.iterations for f in fixed[:4]] == [16, 10, 13, 13] and fixed[4].diverged
+    assert op.descent.iterations_grid(cost, *start(100.0), 0.2, EPS) == op.descent.DIVERGED

@@ -110,3 +110,12 @@ def test_sigmoid_inputs_are_checked():
         op.sigmoid.separatrix(1.0, "red")
     with pytest.raises(TypeError, match="w1"):
         op.sigmoid_invariant("0", 1.0)
+
+
+def test_origin_hessian_and_event_times():
+    """At the origin the Hessian is ``f'(0) σ'(0) [[0, 1], [1, 0]] = [[0, -2], [-2, 0]]``; the marked
+    time (|1 - z| < 1e-6) precedes the stopping time (|1 - z| < 1e-9), and the run ends on the target."""
+    np.testing.assert_allclose(op.sigmoid.hessian(0.0, 0.0), [[0, -2], [-2, 0]], atol=1e-8)
+    run = op.sigmoid.sigmoid_flow(3.0, -2.0, 500.0, stop_tol=1e-9, mark_tol=1e-6)
+    assert 0 < run.t_mark < run.t_hit < 500
+    assert g_ref(*run.final) ** 0.5 == pytest.approx(1e-9, rel=1e-3)
