@@ -1,7 +1,7 @@
 """Hidden-layer activation functions and their derivatives.
 
 An activation applies to hidden layers only; the output layer of every network is linear
-(SPEC 1.4). Each entry gives ``f(a)`` and ``f'(a)`` written in terms of ``a`` and ``f(a)``, so the
+(the paper's non-linear networks, Figures 5, 6, 11, 12). Each entry gives ``f(a)`` and ``f'(a)`` written in terms of ``a`` and ``f(a)``, so the
 inference loop reuses the value it already computed (``tanh' = 1 - tanh^2``).
 
 For the in-place inference loop each entry can also write into preallocated buffers

@@ -6,7 +6,7 @@ Conventions (shared by the whole package):
   hidden layers.
 * A batch is ``x`` of shape ``(N, d_0)`` and ``y`` of shape ``(N, d_L)`` (examples in rows), so a
   layer maps ``z_{l-1} (N, d_{l-1})`` to ``z_{l-1} @ W_l.T (N, d_l)``.
-* Losses and energies use the paper's normalisation ``1/(2N) sum_i`` (SPEC 1.3).
+* Losses and energies use the paper's normalisation ``1/(2N) sum_i`` (Eqs. 1 and 2).
 * An activation applies to hidden layers only; the output layer is linear.
 * float32 and float64 both work; results keep the dtype of the weights.
 """
@@ -50,7 +50,7 @@ def mse_loss(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, 
 
     For a linear network ``f_theta(x) = W_{L:1} x``. Note the normalisation: the authors' PyTorch
     code reports ``nn.MSELoss`` (mean over ``N d_L`` entries, no 1/2), which is ``2/d_L`` times this
-    value (SPEC 1.3).
+    value (see :mod:`pcsaddles.normalisation` for the authors' other normalisations).
     """
     check_data(weights, x, y)
     out = forward(weights, x, activation)[-1]
@@ -61,7 +61,7 @@ def rescaling(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """The rescaling matrix of Theorem 1: ``S = I_{d_L} + sum_{l=2}^{L} W_{L:l} W_{L:l}^T``.
 
     ``S`` has shape ``(d_L, d_L)`` and is symmetric positive definite (``S >= I``). It is the
-    covariance of the output under the network's implicit generative model (SPEC 1.5). For a
+    covariance of the output under the network's implicit generative model (Appendix A.3.2). For a
     one-layer network (``L = 1``) ``S = I``.
     """
     check_weights(weights)
@@ -93,7 +93,7 @@ def equilibrated_energy(weights: Sequence[torch.Tensor], x: torch.Tensor, y: tor
 def activity_hessian(weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """The Hessian of one example's energy ``F_i`` in the hidden activities of a linear network.
 
-    Block-tridiagonal (SPEC 1.8): diagonal blocks ``I + W_{l+1}^T W_{l+1}``, off-diagonal blocks
+    Block-tridiagonal: diagonal blocks ``I + W_{l+1}^T W_{l+1}``, off-diagonal blocks
     ``-W_{l+1}`` (below) and ``-W_{l+1}^T`` (above), for hidden layers ``l = 1..H``; shape
     ``(sum_l d_l, sum_l d_l)``. It is the same for every example and sets the speed of inference:
     Euler with step ``dt`` is stable iff ``dt < 2 / lambda_max`` and converges like

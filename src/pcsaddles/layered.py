@@ -2,7 +2,7 @@
 
 The fully connected networks of the rest of the package are lists of weight matrices, with
 inference and gradients written out by hand (:mod:`pcsaddles.pc`, :func:`pcsaddles.train.loss_grads`).
-The paper's CIFAR-10 network (Figure 5 bottom row, Figure 12; SPEC section "Figure 5") has
+The paper's CIFAR-10 network (Figure 5 bottom row, Figure 12; the architecture of its Appendix A.4) has
 convolutions, biases and max-pooling, so here the same PC energy is written for a chain of
 blocks and differentiated with autograd:
 
@@ -260,11 +260,11 @@ def conv_net(in_shape: Sequence[int], channels: Sequence[int] = (64, 128, 256), 
     (the image side halves each time), then ``Flatten -> Linear(fc_in, fc_width, no bias) ->
     activation`` and a linear output ``Linear(fc_width, n_out, no bias)``; ``fc_width`` defaults to
     ``fc_in`` (the paper: 256 x 4 x 4 = 4096 -> 4096). With ``in_shape = (3, 32, 32)`` and the default
-    channels this is the paper's network (SPEC Figure 5).
+    channels this is the paper's network (Appendix A.4).
 
     Initialisation: every weight (conv kernels and linear layers) ``N(0, std^2)``. Conv biases:
     ``"default"`` keeps PyTorch's ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` as in the authors' code (so
-    the network is only *near* the origin, SPEC section 4 item 11), ``"zero"`` puts it exactly at
+    the network is only *near* the origin, see the book's departures page), ``"zero"`` puts it exactly at
     the origin. ``penultimate="default"`` gives the hidden linear layer PyTorch's default
     ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` instead (Figure 12, the other zero-rank saddle).
     All draws come from a generator seeded with ``seed``.

@@ -1,4 +1,4 @@
-"""Minima of the equilibrated energy: A.3.7 and two caveats (SPEC 2.6, 6.3 items 5 and 6).
+"""Minima of the equilibrated energy: A.3.7 and two caveats (the paper's Appendix A.3.7, and two caveats derived for this book).
 
 * **Flatter minima (A.3.7).** At a perfect-fit point (``W_{L:1} x_i = y_i`` for every example,
   realizable data) the residual vanishes, so only the first derivatives of the residual enter the
@@ -16,8 +16,8 @@
   positive definite and ``F*(c) = 1/2 tr((I + c^2 K)^{-1} Psi)`` decreases to 0 like
   ``tr(K^{-1} Psi) / (2 c^2)``. So when ``n_{L-1} >= d_L`` (``W_L`` can have full row rank) and
   the data are not realizable (``Psi`` can not vanish), ``F*`` has infimum 0 and no minimiser at
-  finite weights. This is the ``1/2 log det S`` term that ``F*`` lacks (SPEC 1.5).
-* **A degenerate-data counterexample** to "all saddles of ``F*`` are strict" (SPEC 6.3 item 5):
+  finite weights. This is the ``1/2 log det S`` term that ``F*`` lacks (compared with the negative log-likelihood of the implicit model of Appendix A.3.2).
+* **A degenerate-data counterexample** to "all saddles of ``F*`` are strict" (from a third-party formalisation of the paper, checked here):
   a chain with one hidden unit, ``x = (1, 1)``, ``y = (1, -1)`` (so ``Sxy = 0``), where
   ``F*(w_1, w_2) = (1 + w_1^2 w_2^2) / (2 (1 + w_2^2))``; every ``(w_1, 0)`` is critical and
   ``(1, 0)`` has a zero Hessian while ``F*(1 + a, b) - F*(1, 0) = b^2 ((1 + a)^2 - 1) / (2 (1 + b^2))``

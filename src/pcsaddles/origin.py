@@ -10,10 +10,10 @@ Conventions (as in :mod:`pcsaddles.dln` and :mod:`reprokit.hessian`):
 * ``widths = [d_0, d_1, ..., d_L]`` with ``d_0 = d_x``, ``d_L = d_y`` and ``H = L - 1 >= 1``
   hidden layers; ``W_l`` has shape ``(d_l, d_{l-1})``; a batch is ``x (N, d_x)``, ``y (N, d_y)``.
 * Parameter vector ``theta = [vec_r(W_1), ..., vec_r(W_L)]`` of length ``p = sum_l d_l d_{l-1}``,
-  each block flattened **row-major** (``W.reshape(-1)``; SPEC 1.7), so entry ``W_l[i, j]`` sits
+  each block flattened **row-major** (``W.reshape(-1)``; the paper's row-wise vec), so entry ``W_l[i, j]`` sits
   at ``offsets[l-1] + i d_{l-1} + j`` (see :func:`block_offsets`). With this order the last
   diagonal block ``d^2/dW_L^2`` of ``-1/2 tr(W_L^T Syy W_L)`` is exactly ``-kron(Syy, I)``.
-* Data moments are uncentred and use ``1/N`` (SPEC 1.2): ``Sxx = x^T x / N (d_x, d_x)``,
+* Data moments are uncentred and use ``1/N`` (as the paper's moments): ``Sxx = x^T x / N (d_x, d_x)``,
   ``Sxy = x^T y / N (d_x, d_y)``, ``Syy = y^T y / N (d_y, d_y)``.
 * Loss and energy use the paper's ``1/(2N) sum_i`` normalisation. (The authors' Hessian notebook
   averages the loss over all ``N d_y`` entries, which divides the loss Hessian by ``d_y``.)
@@ -46,7 +46,7 @@ GOLDEN_RATIO = (1 + math.sqrt(5)) / 2
 
 @dataclass(frozen=True)
 class Moments:
-    """Uncentred empirical second moments of a batch (SPEC 1.2), all with ``1/N``.
+    """Uncentred empirical second moments of a batch, all with ``1/N`` (the paper's tilde-Sigma).
 
     ``sxx (d_x, d_x)``, ``sxy (d_x, d_y)``, ``syy (d_y, d_y)`` and the batch size ``n``.
     """

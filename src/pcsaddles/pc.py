@@ -1,4 +1,4 @@
-"""Predictive coding: energy, inference and weight gradients (SPEC 1.4).
+"""Predictive coding: energy (Eq. 2), inference (Eq. 3) and weight gradients (Eq. 4).
 
 Conventions as in :mod:`pcsaddles.dln`: ``weights = [W1, ..., WL]`` with ``W_l (d_l, d_{l-1})``,
 ``x (N, d_0)`` clamped at the input, ``y (N, d_L)`` clamped at the output, and ``activities`` the
@@ -125,7 +125,7 @@ def weight_grads(weights, activities, x, y, activation: str = "linear", *, mask:
 
     Evaluated at the given activities (normally the inference equilibrium, where by the envelope
     theorem this is the gradient of the equilibrated energy F*). The batch normalisation is the
-    paper's ``1/N``; the authors' training code uses the batch *sum* (``N`` times larger, SPEC 1.3).
+    paper's ``1/N``; the authors' training code uses the batch *sum* (``N`` times larger; see :mod:`pcsaddles.normalisation`).
     ``mask`` (0/1, ``y``'s shape) clamps the output to the observed entries only (see :func:`_errors`).
     """
     act = _validated(weights, activities, x, y, activation)
@@ -243,7 +243,7 @@ def _euler_functional(weights, x, y, act, z, dt, n_steps, tol, mask=None):
 
 
 def _exact(weights, x, y):
-    """The equilibrium of a linear network from one ``d_L x d_L`` solve (SPEC 1.8).
+    """The equilibrium of a linear network from one ``d_L x d_L`` solve (the minimum-norm errors behind Eq. 5).
 
     ``e_L* = S^{-1} r``, ``e_l* = W_{l+1}^T e_{l+1}*`` and ``z_l* = W_l z_{l-1}* + e_l*``, with
     ``r = y - W_{L:1} x`` and ``S`` the rescaling matrix. The equilibrium is unique because ``F`` is
@@ -386,7 +386,7 @@ def unrolled_energy(weights, x, y, n_steps: int, dt: float = 0.1, activation: st
     """The energy after ``n_steps`` Euler inference steps, as a differentiable function of the weights.
 
     The initial activities (``init``, default the feed-forward pass of ``weights``) are held fixed
-    (detached), the paper's procedure for the Hessian of the energy after ``T`` steps (SPEC 2.3):
+    (detached), the paper's procedure for the Hessian of the energy after ``T`` steps (Figures 3, 4, 8-10):
     ``n_steps = 0`` gives the loss, ``n_steps -> inf`` the equilibrated energy. Written without
     data-dependent control flow so that ``torch.func`` transforms (``hessian``, ``vmap`` over a
     grid of weights for landscapes) apply.

@@ -1,4 +1,4 @@
-"""Theorem 3: zero-rank saddles of the equilibrated energy other than the origin (SPEC 2.5).
+"""Theorem 3: zero-rank saddles of the equilibrated energy other than the origin (the paper's §3.3 and Appendix A.3.6).
 
 The family is ``theta*(W_L = 0, W_{L-1:1} = 0)``: the last weight matrix and the product of all
 the others vanish. Every such point is a critical point of both the loss and the equilibrated
@@ -9,7 +9,7 @@ The experiments (the authors' ``init_type="other_saddle"``; Figs 9, 10, 12) use 
 family: **all weights zero except the penultimate matrix** ``W_{L-1} = B`` at PyTorch's default
 initialisation (:func:`other_saddle`).
 
-Explicit Hessian (derived in SPEC 2.5; proof below). With ``A = I + sum_{l=2}^{L-1} W_{L-1:l}
+Explicit Hessian (derived for this book; proof below). With ``A = I + sum_{l=2}^{L-1} W_{L-1:l}
 W_{L-1:l}^T`` (the rescaling matrix of the truncated network ``W_1..W_{L-1}``), ``P = W_{L-1:1}``
 and its first-order variation ``dP = sum_{l=1}^{L-1} W_{L-1:l+1} dW_l W_{l-1:1}``, a perturbation
 ``dW`` of a family point changes ``S = I + dW_L A dW_L^T + O(3)`` and the residual by
@@ -19,7 +19,7 @@ and its first-order variation ``dP = sum_{l=1}^{L-1} W_{L-1:l+1} dW_l W_{l-1:1}`
     L(theta* + dW)  = L(theta*)                              - tr(dW_L dP Sxy) + O(|dW|^3),
 
 with the uncentred moments ``Syy = Y^T Y / N (d_L, d_L)`` and ``Sxy = X^T Y / N (d_0, d_L)``.
-Hence both gradients vanish and, in the row-major flattening of SPEC 1.7 (``W.reshape(-1)``,
+Hence both gradients vanish and, in the row-major flattening (``W.reshape(-1)``, the paper's row-wise vec,
 blocks ``W_1..W_L``),
 
 * ``W_L``-``W_L`` block of ``H_F*``: ``-Syy (x) A`` (``torch.kron(Syy, A)``); of ``H_L``: 0;
@@ -263,7 +263,7 @@ def hessian_and_spectrum(fn: Callable[[list[torch.Tensor], torch.Tensor], torch.
     ``fn(ws, xs)`` must see ``W_1`` only through ``xs @ W_1.T`` (true for the loss, ``F*`` and the
     PC energy after any number of inference steps), so that the batch can be swapped for
     ``I_N`` and ``W_1`` for ``W_1 x^T``. When ``N < d_0`` the Hessian is computed in those
-    ``p' = n_1 N + ...`` coordinates (``H'``) and (SPEC 1.7 row-major order)
+    ``p' = n_1 N + ...`` coordinates (``H'``) and (row-major order)
 
     * the Hessian is ``J^T H' J`` with ``J = blockdiag(I_{n_1} (x) x, I)`` (returned if ``full``);
     * the spectrum is that of ``G^{1/2} H' G^{1/2}``, ``G = J J^T = blockdiag(I (x) x x^T, I)``,

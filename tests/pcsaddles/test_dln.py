@@ -2,8 +2,8 @@
 
 Every expectation is computed independently in numpy: explicit matrix products, the loss from its
 definition (Eq. 1, 1/(2N) convention), Eq. 5 with ``numpy.linalg.inv``, and the equilibrium of the
-energy from a dense block-tridiagonal linear solve of dF/dz = 0 (SPEC 1.8), not from the package's
-closed form. SPEC Appendix A rows covered here: T1-exact, T1-chain, T1-bound.
+energy from a dense block-tridiagonal linear solve of dF/dz = 0, not from the package's
+closed form. Checks of the reproduction covered here: T1-exact, T1-chain, T1-bound.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def test_rescaling_matches_explicit_products(widths):
     ws = random_net(widths)
     s = dln.rescaling(tt(ws)).numpy()
     np.testing.assert_allclose(s, rescaling_ref(ws), rtol=0, atol=1e-10)
-    # S >= I (SPEC 1.5): symmetric with every eigenvalue at least 1
+    # S >= I: symmetric with every eigenvalue at least 1
     np.testing.assert_allclose(s, s.T, rtol=0, atol=1e-12)
     assert np.linalg.eigvalsh(s).min() >= 1 - 1e-12
 

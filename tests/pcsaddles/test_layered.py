@@ -7,7 +7,7 @@
   which long Euler inference must reach;
 * with max-pooling and ReLU the activity and weight gradients are checked by central finite
   differences of the energy;
-* the paper's CIFAR-10 architecture: shapes and parameter count from the SPEC's layer list.
+* the paper's CIFAR-10 architecture: shapes and parameter count from the paper's layer list (Appendix A.4).
 """
 
 from __future__ import annotations

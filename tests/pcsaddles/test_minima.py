@@ -3,8 +3,8 @@ degenerate-data counterexample (CE).
 
 Expectations are independent of the module's closed forms: torch autodiff of
 ``dln.equilibrated_energy`` / ``dln.mse_loss``, ``s`` written out from scalar products, central
-finite differences, and the rescaling-path energy from a numpy eigen-decomposition. SPEC
-Appendix A rows covered: A37, INF, CE.
+finite differences, and the rescaling-path energy from a numpy eigen-decomposition. Checks of
+the reproduction covered: A37, INF, CE.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Every expectation comes from somewhere other than the module under test: autodif
 :mod:`pcsaddles.dln`, central finite differences of numpy implementations of Eq. 1 and Eq. 5
 (with ``numpy.linalg.inv``), autodiff through ``T`` unrolled Euler steps (``pc.unrolled_energy``),
 numpy ``eigvalsh`` / ``svd`` / ``matrix_rank``, and entry-by-entry loops over the index formulas
-of SPEC 1.7. SPEC Appendix A rows covered: L0, T2-matrix, T2-spectrum, T2-count, T2-unrolled,
+of the row-major vectorisation. Checks of the reproduction covered: L0, T2-matrix, T2-spectrum, T2-count, T2-unrolled,
 T2-golden, and the A.3.5 inequality.
 """
 
@@ -123,7 +123,7 @@ def test_T2_matrix_matches_finite_differences_of_numpy_eq5(widths):
 
 
 def test_paper_kronecker_cross_block_differs_entrywise_but_not_in_spectrum():
-    """SPEC 1.7: the paper's -Sxy (x) I_{n_1} is the true block only up to a permutation of W_1."""
+    """The paper's -Sxy (x) I_{n_1} is the true block only up to a permutation of W_1."""
     widths = [3, 4, 2]
     x, y = batch(3, 2, seed=4)
     n = x.shape[0]

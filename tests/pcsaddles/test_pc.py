@@ -2,10 +2,10 @@
 every inference method (Eq. 3).
 
 References are independent of the package: numpy implementations of Eq. 2 and of explicit Euler
-written from SPEC 1.4, a dense block-tridiagonal linear solve of dF/dz = 0 for the equilibrium,
+written from Eqs. 2-3, a dense block-tridiagonal linear solve of dF/dz = 0 for the equilibrium,
 Eq. 5 with ``numpy.linalg.inv``, torch.autograd of separately written energies, central finite
 differences, and the closed-form energy Hessian at the origin (Eq. 8) built entry by entry.
-SPEC Appendix A rows covered here: T1-iter, T1-err, T1-env, T2-unrolled (and T1-exact through
+Checks of the reproduction covered here: T1-iter, T1-err, T1-env, T2-unrolled (and T1-exact through
 ``infer(method="exact")``).
 """
 
@@ -43,7 +43,7 @@ def _torch_warns_every_time():
 
 
 def euler_ref(ws, x, y, z0, dt, steps, activation="linear"):
-    """Explicit Euler on each example's energy, written from SPEC 1.4:
+    """Explicit Euler on each example's energy, written from Eqs. 2-3:
     dz_l/dt = -e_l + W_{l+1}^T (f'_{l+1}(W_{l+1} z_l) * e_{l+1}), output layer linear."""
     f, fp = NP_ACT[activation]
     last = len(ws) - 1
@@ -72,7 +72,7 @@ def torch_energy_sum(ws, zs, x, y, activation="linear"):
 
 
 def fstar_grad_formula(ws, x, y):
-    """SPEC 1.8's closed-form gradient of F* (generalising A.3.3, Eqs. 31-32)."""
+    """The closed-form gradient of F* (generalising A.3.3, Eqs. 31-32)."""
     L, n = len(ws), x.shape[0]
     sxx, syx = x.T @ x / n, y.T @ x / n
     r = y.T - prod(ws, L, 1) @ x.T
@@ -157,7 +157,7 @@ def test_theorem1_equilibrium_errors(hidden_layers):
 
 @pytest.mark.parametrize("hidden_layers", [1, 2, 4])
 def test_theorem1_envelope(hidden_layers):
-    """T1-env: PC's weight gradient at the equilibrium is grad F* (autodiff of Eq. 5 and SPEC 1.8), 1e-8."""
+    """T1-env: PC's weight gradient at the equilibrium is grad F* (autodiff of Eq. 5 and its closed form), 1e-8."""
     widths = [5] + [6] * hidden_layers + [3]
     ws = random_net(widths, seed=hidden_layers)
     x, y = random_data(5, 3, 40, seed=10 + hidden_layers)
@@ -242,7 +242,7 @@ def test_infer_heun_reaches_equilibrium_within_tolerance(hidden_layers):
 
 
 def test_infer_chain_closed_form():
-    """Scalar chain with one hidden unit: z* = (w1 x + w2 y) / (1 + w2^2) (SPEC 1.8)."""
+    """Scalar chain with one hidden unit: z* = (w1 x + w2 y) / (1 + w2^2)."""
     w1, w2 = 0.8, -1.3
     rng = np.random.default_rng(8)
     x, y = rng.standard_normal((10, 1)), rng.standard_normal((10, 1))

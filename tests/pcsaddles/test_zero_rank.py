@@ -4,7 +4,7 @@ Expectations come from elsewhere than the module's closed forms: torch autodiff 
 ``dln.equilibrated_energy`` and ``dln.mse_loss`` (Eq. 5 and Eq. 1 as written in dln), central
 finite differences of a numpy implementation of Eq. 5 with ``numpy.linalg.inv``, the W_L block
 built entry by entry from its index formula, and numpy ``eigvalsh``. The unrolled energy is
-compared with the step-by-step loop of ``pc.unrolled_energy``. SPEC Appendix A rows covered:
+compared with the step-by-step loop of ``pc.unrolled_energy``. Checks of the reproduction covered:
 T3-crit, T3-hess, T3-min (and the negative-eigenvalue count).
 """
 
