@@ -172,9 +172,12 @@ def _activity_system(weights, x, y):
     return k, c, off
 
 
-def batched_pc_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n_steps: int = 50,
+def batched_pc_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n_steps: int | None = 50,
                      dt: float = 0.1) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """PC's weight gradients after ``n_steps`` Euler inference steps from the feed-forward pass.
+
+    ``n_steps=None`` takes them at the exact equilibrium ``Z*``, where they are the gradient of the
+    equilibrated energy ``F*`` (the envelope identity of Theorem 1).
 
     Returns the loss of the feed-forward pass ``(R,)`` and ``dF/dW_l = -1/N e_l^T z_{l-1}``
     ``(R, d_l, d_{l-1})`` (Eq. 4) at the activities reached by ``z <- z - dt dF_i/dz`` (Eq. 3),
@@ -185,8 +188,8 @@ def batched_pc_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.
     """
     _check_batched(weights)
     check_data(unbatch(weights, 0), x, y)
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
-        raise ValueError(f"n_steps must be an integer >= 0; received {n_steps!r}")
+    if n_steps is not None and (isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0):
+        raise ValueError(f"n_steps must be an integer >= 0 or None (exact equilibrium); received {n_steps!r}")
     k, c, off = _activity_system(weights, x, y)
     z, zs = x, []
     for w in weights:
@@ -194,8 +197,11 @@ def batched_pc_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.
         zs.append(z)
     out, z0 = zs[-1], torch.cat(zs[:-1], dim=-1)  # (R, N, D)
     z_star = torch.linalg.solve(k, c.transpose(1, 2)).transpose(1, 2)
-    step = torch.eye(k.shape[-1], dtype=k.dtype) - dt * k
-    z_t = z_star + (z0 - z_star) @ torch.linalg.matrix_power(step, int(n_steps))
+    if n_steps is None:
+        z_t = z_star
+    else:
+        step = torch.eye(k.shape[-1], dtype=k.dtype) - dt * k
+        z_t = z_star + (z0 - z_star) @ torch.linalg.matrix_power(step, int(n_steps))
     layers = [x.expand(k.shape[0], -1, -1)] + [z_t[..., a:b] for a, b in zip(off[:-1], off[1:])] + [y.expand(k.shape[0], -1, -1)]
     n = x.shape[0]
     grads = []
@@ -292,16 +298,51 @@ def escape_iterations(rule: str, weights: Sequence[torch.Tensor], x: torch.Tenso
 # the gradient flow of the loss, by an adaptive ODE solver
 
 
+def _np_loss_grads(ws: list[np.ndarray], sxx: np.ndarray, sxy: np.ndarray) -> list[np.ndarray]:
+    """:func:`batched_loss_grads` for one network in numpy (the flow's hot path: tiny matrices)."""
+    heads = [np.eye(sxx.shape[0])]
+    for w in ws:
+        heads.append(w @ heads[-1])
+    g = heads[-1] @ sxx - sxy.T
+    grads, tail = [None] * len(ws), np.eye(ws[-1].shape[0])
+    for l in range(len(ws) - 1, -1, -1):
+        grads[l] = tail.T @ g @ heads[l].T
+        tail = tail @ ws[l]
+    return grads
+
+
+def _np_energy_grads(ws: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """``grad F*`` for one network in numpy: PC's weight gradient at the exact equilibrium
+    (:func:`batched_pc_grads` with ``n_steps=None``)."""
+    hidden = [w.shape[1] for w in ws[1:]]
+    off = np.concatenate([[0], np.cumsum(hidden)])
+    k = np.zeros((off[-1], off[-1]))
+    for i, w_next in enumerate(ws[1:]):
+        a, b = off[i], off[i + 1]
+        k[a:b, a:b] = np.eye(hidden[i]) + w_next.T @ w_next
+        if i + 1 < len(hidden):
+            k[off[i + 1]:off[i + 2], a:b] = -w_next
+            k[a:b, off[i + 1]:off[i + 2]] = -w_next.T
+    c = np.zeros((x.shape[0], off[-1]))
+    c[:, : off[1]] += x @ ws[0].T
+    c[:, off[-2]:] += y @ ws[-1]
+    z = np.linalg.solve(k, c.T).T  # the equilibrium, (N, D)
+    layers = [x] + [z[:, a:b] for a, b in zip(off[:-1], off[1:])] + [y]
+    return [-((layers[l + 1] - layers[l] @ w.T).T @ layers[l]) / x.shape[0] for l, w in enumerate(ws)]
+
+
 def flow_escape_time(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, *, flow: str = "loss",
-                     watch: str = "loss", fraction: float = 0.5, t_max: float = 1e9, rtol: float = 1e-7) -> float:
+                     watch: str = "loss", fraction: float = 0.5, t_max: float = 1e9, rtol: float = 1e-6) -> float:
     """Time ``t`` at which the gradient flow ``dtheta/dt = -grad f`` first has ``watch < fraction * watch(0)``.
 
     ``flow`` is the objective that flows (``"loss"``, Eq. 1, or ``"energy"``, ``F*`` of Eq. 5, i.e.
-    PC with exact inference) and ``watch`` the one whose halving counts as escape. Discrete
-    gradient descent with a small step ``eta`` follows the flow, so it escapes after about
-    ``t / eta`` iterations. Integrated by ``scipy.integrate.solve_ivp`` (RK45, ``rtol``, a
-    terminal event), whose steps grow on a plateau: escape times of ``10^6`` and more cost a few
-    hundred gradient evaluations. Returns ``inf`` if the event does not occur before ``t_max``.
+    PC with exact inference) and ``watch`` the one whose halving counts as escape (the gradient of
+    ``F*`` is PC's weight gradient at the exact equilibrium, as in :func:`batched_pc_grads` with
+    ``n_steps=None``). Discrete gradient descent with a small step ``eta`` follows the flow, so it
+    escapes after about ``t / eta`` iterations. Integrated by ``scipy.integrate.solve_ivp`` (RK45,
+    ``rtol``, a terminal event) in numpy, whose steps grow on a plateau: escape times of ``10^6``
+    and more cost a few hundred gradient evaluations. Returns ``inf`` if the event does not occur
+    before ``t_max``.
     """
     from scipy.integrate import solve_ivp
 
@@ -309,33 +350,39 @@ def flow_escape_time(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.
         if value not in ("loss", "energy"):
             raise ValueError(f"{name} must be 'loss' or 'energy'; received {value!r}")
     widths = check_data(weights, x, y)
-    m = origin.data_moments(x, y)
+    xs, ys = x.detach().to(torch.float64).numpy(), y.detach().to(torch.float64).numpy()
+    n = xs.shape[0]
+    sxx, sxy, syy = xs.T @ xs / n, xs.T @ ys / n, ys.T @ ys / n
     shapes = [(b, a) for a, b in zip(widths[:-1], widths[1:])]
-    sizes = [a * b for a, b in shapes]
+    cuts = np.cumsum([a * b for a, b in shapes])[:-1]
 
-    def unpack(v: np.ndarray) -> list[torch.Tensor]:
-        t = torch.as_tensor(v, dtype=torch.float64)
-        return [p.reshape(1, *s) for p, s in zip(torch.split(t, sizes), shapes)]
+    def unpack(v: np.ndarray) -> list[np.ndarray]:
+        return [p.reshape(s) for p, s in zip(np.split(v, cuts), shapes)]
 
     def value(ws, kind):
-        return batched_loss_grads(ws, m)[0] if kind == "loss" else batched_energy(ws, m)
+        p = ws[0]
+        for w in ws[1:]:
+            p = w @ p
+        psi = syy - p @ sxy - sxy.T @ p.T + p @ sxx @ p.T
+        if kind == "loss":
+            return 0.5 * np.trace(psi)
+        s = np.eye(p.shape[0])
+        part = np.eye(p.shape[0])
+        for w in ws[:0:-1]:  # W_L, ..., W_2
+            part = part @ w
+            s = s + part @ part.T
+        return 0.5 * np.trace(np.linalg.solve(s, psi))
 
     def rhs(_t, v):
         ws = unpack(v)
-        if flow == "loss":
-            grads = batched_loss_grads(ws, m)[1]
-        else:
-            ws = [w.requires_grad_(True) for w in ws]
-            with torch.enable_grad():
-                grads = torch.autograd.grad(batched_energy(ws, m).sum(), ws)
-        return -torch.cat([g.reshape(-1) for g in grads]).detach().numpy()
+        grads = _np_loss_grads(ws, sxx, sxy) if flow == "loss" else _np_energy_grads(ws, xs, ys)
+        return -np.concatenate([g.ravel() for g in grads])
 
     v0 = torch.cat([w.detach().to(torch.float64).reshape(-1) for w in weights]).numpy()
-    level = fraction * float(value(unpack(v0), watch)[0])
+    level = fraction * value(unpack(v0), watch)
 
     def event(_t, v):
-        with torch.no_grad():
-            return float(value(unpack(v), watch)[0]) - level
+        return value(unpack(v), watch) - level
 
     event.terminal, event.direction = True, -1
     sol = solve_ivp(rhs, (0.0, t_max), v0, method="RK45", rtol=rtol, atol=1e-12 * max(1.0, float(np.abs(v0).max())),

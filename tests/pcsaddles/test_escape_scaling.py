@@ -100,6 +100,19 @@ def test_batched_pc_grads_match_per_network_inference(widths, steps):
         assert float(loss[r]) == pytest.approx(float(0.5 * (y - out).pow(2).sum() / 9), rel=1e-12)
 
 
+@pytest.mark.parametrize("widths", [[3, 4, 2], [2, 3, 3, 2], [3, 2, 4, 2, 3]])
+def test_exact_equilibrium_grads_are_the_gradient_of_eq5(widths):
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(9, widths[0], generator=gen, dtype=F64)
+    y = torch.randn(9, widths[-1], generator=gen, dtype=F64)
+    ws = random_batch(widths, runs=2, std=0.7, seed=7)
+    _, grads = es.batched_pc_grads(ws, x, y, None)
+    for r in range(2):
+        wr = [w.clone().requires_grad_(True) for w in es.unbatch(ws, r)]
+        for g, a in zip(grads, torch.autograd.grad(torch_fstar(wr, x, y), wr)):
+            torch.testing.assert_close(g[r], a, rtol=1e-9, atol=1e-12)
+
+
 def full_batch(x, y):
     return itertools.repeat((x, y))
 
