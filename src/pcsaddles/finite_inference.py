@@ -38,7 +38,7 @@ Conventions as in :mod:`pcsaddles.dln` (``W_l (d_l, d_{l-1})``, ``x (N, d_0)``, 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -139,6 +139,36 @@ def steps_to_fraction(steps: Sequence[int], values: Sequence[float], limit: floa
     return int(s[hit[0]]) if hit.size else None
 
 
+def tracked_lambda_min(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor, n_steps: int,
+                       dt: float = 0.1) -> float:
+    """``lambda_min`` of the Hessian of :func:`tracked_unrolled_energy` at ``weights`` (dense, autodiff)."""
+    from reprokit import hessian
+
+    h = hessian.hessian(lambda w: tracked_unrolled_energy(w, x, y, n_steps, dt), list(weights))
+    return float(torch.linalg.eigvalsh(h)[0])
+
+
+def first_step_below(values_of: Callable[[int], float], level: float, t_max: int = 1 << 16) -> int:
+    """The smallest integer ``T >= 0`` with ``values_of(T) <= level``, for a non-increasing ``values_of``
+    (e.g. ``lambda_min(T)``): doubling, then bisection (``O(log T)`` evaluations). Raises if
+    ``values_of(t_max) > level``."""
+    if values_of(0) <= level:
+        return 0
+    hi = 1
+    while values_of(hi) > level:
+        hi *= 2
+        if hi > t_max:
+            raise ValueError(f"values_of stays above {level} up to T = {t_max}")
+    lo = hi // 2  # values_of(lo) > level (or lo = 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if values_of(mid) <= level:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def chain_saddle(widths: Sequence[int], gain: float = 1.0, dtype=torch.float64) -> list[torch.Tensor]:
     """A deep point of Theorem 3's family: ``W_1 = W_2 = W_L = 0`` and ``W_l = gain * I`` for ``l = 3..L-1``.
 
@@ -167,4 +197,4 @@ def chain_saddle_lambda_min(widths: Sequence[int], y: torch.Tensor, gain: float 
 
 
 __all__ = ["tracked_unrolled_energy", "decay", "tracked_hessian_origin", "lambda_min_origin", "half_steps_origin",
-           "steps_to_fraction", "chain_saddle", "chain_saddle_lambda_min"]
+           "steps_to_fraction", "tracked_lambda_min", "first_step_below", "chain_saddle", "chain_saddle_lambda_min"]

@@ -127,3 +127,22 @@ def test_chain_saddle_is_critical_and_strict_for_the_energy_only(h, gain):
     with pytest.raises(ValueError):
         fi.chain_saddle([3, 3, 3, 4, 2], gain)
 
+
+
+def test_first_step_below_finds_the_crossing():
+    calls = []
+    values = lambda t: (calls.append(t), 0.9 ** (2 * t))[1]  # noqa: E731  q_T, crossing 1/2 at T = 4
+    assert fi.first_step_below(values, 0.5) == 4
+    assert len(calls) < 12
+    assert fi.first_step_below(lambda t: 1.0 / (1 + t), 1.0 / 1001) == 1000
+    assert fi.first_step_below(lambda t: -1.0, 0.0) == 0
+    with pytest.raises(ValueError):
+        fi.first_step_below(lambda t: 1.0, 0.0, t_max=64)
+
+
+def test_tracked_lambda_min_at_the_origin_matches_the_closed_form():
+    x, y = batch(3, 2, seed=8)
+    for widths in ([3, 4, 2], [3, 2, 3, 2]):
+        for steps in (0, 3):
+            assert fi.tracked_lambda_min(zeros(widths), x, y, steps) == pytest.approx(
+                fi.lambda_min_origin(widths, x, y, steps), abs=1e-12)
