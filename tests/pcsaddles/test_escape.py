@@ -70,7 +70,7 @@ def test_bp_gradient_scales_like_sigma_to_the_degeneracy_of_the_saddle(saddle, e
     """Near the origin every layer is O(sigma), so a layer's loss gradient (a product of the other H
     layers) is O(sigma^H); with W_{L-1} at its default size it is O(sigma^(H-1))."""
     sets = _toy_sets()
-    cfg = dict(width=6, depth=4, sigma=1e-3, batch=8, activations=("linear", "tanh"))
+    cfg = dict(width=6, depth=4, sigma=4e-3, batch=8, activations=("linear", "tanh"))
     slopes = escape.bp_gradient_slope(sets, cfg, saddle, seed=0)
     assert set(slopes.index) == {("toy", "linear"), ("toy", "tanh")}
     np.testing.assert_allclose(slopes["slope"], expected, atol=1e-3)
