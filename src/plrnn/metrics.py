@@ -147,9 +147,10 @@ def ensemble_prediction_error(model: Any, series: Any, n: int, max_starts: int =
         x0, xn = x0[idx], xn[idx]
     with torch.no_grad():
         z = model.initial_state(torch.as_tensor(x0, dtype=model.dtype))
+        step = model.stepper()
         for _ in range(n):
-            z = torch.clamp(model.step(z), -1e6, 1e6)
-        err = ((z[..., :model.N].double() - torch.as_tensor(xn)) ** 2).mean(dim=(1, 2))
+            z = torch.clamp(step(z), -1e6, 1e6)
+        err = ((z[..., :model.N].double().cpu() - torch.as_tensor(xn)) ** 2).mean(dim=(1, 2))
     return err.numpy()
 
 

@@ -52,8 +52,8 @@ def sample_regions(patterns: torch.Tensor, fraction: float, generator: torch.Gen
         raise ValueError(f"fraction must be in (0, 1]; received {fraction}")
     uniq = unique_patterns(patterns)
     k = max(1, int(round(fraction * uniq.shape[0])))
-    idx = torch.randperm(uniq.shape[0], generator=generator)[:k]
-    return uniq[idx]
+    idx = torch.randperm(uniq.shape[0], generator=generator)[:k]  # a CPU generator: same draws on every device
+    return uniq[idx.to(uniq.device)]
 
 
 def invertibility_penalty(model: RNNEnsemble, patterns: torch.Tensor, lam: Any, fraction: float,
@@ -61,7 +61,7 @@ def invertibility_penalty(model: RNNEnsemble, patterns: torch.Tensor, lam: Any, 
     """Per-member regulariser ``(R,)``: member ``r`` samples a ``fraction`` of the regions in
     ``patterns[r] (B, T, n)`` with ``generators[r]`` and pays ``lam[r] * mean max(0, -det J)``.
     Members with ``lam[r] == 0`` pay nothing and draw nothing."""
-    lam = torch.as_tensor(lam, dtype=model.dtype).expand(model.R)
+    lam = torch.as_tensor(lam, dtype=model.dtype, device=model.device).expand(model.R)
     if patterns.shape[0] != model.R or patterns.shape[-1] != model.n_units:
         raise ValueError(f"patterns must have shape (R={model.R}, ..., {model.n_units}); received "
                          f"{tuple(patterns.shape)}")
@@ -70,7 +70,7 @@ def invertibility_penalty(model: RNNEnsemble, patterns: torch.Tensor, lam: Any, 
     out = []
     for r in range(model.R):
         if float(lam[r]) == 0.0:
-            out.append(torch.zeros((), dtype=model.dtype))
+            out.append(torch.zeros((), dtype=model.dtype, device=model.device))
             continue
         regions = sample_regions(patterns[r], fraction, generators[r])
         out.append(hinge_penalty(model.region_jacobians(r, regions), lam[r]))

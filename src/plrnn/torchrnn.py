@@ -20,7 +20,8 @@ the latent state ``z = (x, L x)`` with a learned ``L (R, M - N, N)`` (``hidden_i
 the lab's choice) or ``z = (x, 0)`` (``"zeros"``).
 
 Initialisation (the lab's code): ``A`` = the diagonal of a random symmetric positive definite matrix
-``X^T X / M + I`` divided by its largest eigenvalue; ALRNN ``W ~ N(0, 0.01^2)``; shPLRNN
+``X^T X / M + I`` divided by its largest eigenvalue; ALRNN ``W ~ N(0, w_std^2)`` with ``w_std = 0.01`` (one value
+or one per member; a wider initialisation is the book's way to start with orientation-reversing regions); shPLRNN
 ``W1, W2 ~ U(+-1/sqrt(fan_in))``; biases and ``L`` zero.
 
 :meth:`~RNNEnsemble.to_numpy` converts member ``r`` to the float64 map of :mod:`plrnn.models`
@@ -114,13 +115,18 @@ class RNNEnsemble(torch.nn.Module):
             raise ValueError(f"member index r must be an int in 0..{self.R - 1}; received {r!r}")
         return int(r)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the parameters live (CPU by default; ``model.to("cuda")`` moves them)."""
+        return self.L.device
+
     def pattern(self, z: torch.Tensor) -> torch.Tensor:
         """Activation pattern ``preactivation(z) > 0`` (bool, ``(R, B, n_units)``)."""
         return self.preactivation(z) > 0
 
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         """Latent state of observations ``x (R, B, N)`` (or ``(B, N)``, shared): ``(x, L x)``, ``(R, B, M)``."""
-        x = torch.as_tensor(x, dtype=self.dtype)
+        x = torch.as_tensor(x, dtype=self.dtype, device=self.device)
         if x.ndim == 2:
             x = x.expand(self.R, *x.shape)
         if x.ndim != 3 or x.shape[0] != self.R or x.shape[-1] != self.N:
@@ -150,7 +156,7 @@ class RNNEnsemble(torch.nn.Module):
             for k, p in self.named_parameters():
                 if k not in arrays:
                     raise ValueError(f"arrays lack parameter {k!r}; received keys {sorted(arrays)}")
-                v = torch.as_tensor(np.asarray(arrays[k]), dtype=p.dtype)
+                v = torch.as_tensor(np.asarray(arrays[k]), dtype=p.dtype, device=p.device)
                 if tuple(v.shape) != tuple(p.shape):
                     raise ValueError(f"parameter {k!r} must have shape {tuple(p.shape)}; received {tuple(v.shape)}")
                 p.copy_(v)
@@ -171,16 +177,20 @@ class ALRNNEnsemble(RNNEnsemble):
     kind = "ALRNN"
 
     def __init__(self, M: int, N: int, P: int, seeds: Any = 0, hidden_init: str = "learned",
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, w_std: Any = 0.01):
         super().__init__(M, N, seeds, hidden_init, dtype)
         if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 0 < P <= M:
             raise ValueError(f"P (rectified units) must be an int in 1..{M}; received {P!r}")
+        stds = np.broadcast_to(np.asarray(w_std, dtype=np.float64), (self.R,)) if np.ndim(w_std) <= 1 else None
+        if stds is None or not np.all(stds > 0):
+            raise ValueError(f"w_std must be > 0: one value or one per member ({self.R}); received {w_std!r}")
         self.P = self.n_units = int(P)
+        self.w_std = [float(v) for v in stds]
         A, W = [], []
-        for s in self.seeds:
+        for s, std in zip(self.seeds, self.w_std):
             gen = torch.Generator().manual_seed(s)
             A.append(_spd_diagonal(self.M, gen))
-            W.append(0.01 * torch.randn(self.M, self.M, generator=gen, dtype=torch.float64))
+            W.append(std * torch.randn(self.M, self.M, generator=gen, dtype=torch.float64))
         self.A = torch.nn.Parameter(torch.stack(A).to(dtype))
         self.W = torch.nn.Parameter(torch.stack(W).to(dtype))
         self.h = torch.nn.Parameter(torch.zeros(self.R, self.M, dtype=dtype))
@@ -208,10 +218,10 @@ class ALRNNEnsemble(RNNEnsemble):
         """``J_d = diag(A) + W diag(1, .., 1, d)`` of member ``r`` for ``patterns (K, P)``: ``(K, M, M)``
         (differentiable in ``A`` and ``W``)."""
         r = self.check_member(r)
-        d = torch.as_tensor(patterns).to(self.dtype)
+        d = torch.as_tensor(patterns).to(device=self.device, dtype=self.dtype)
         if d.ndim != 2 or d.shape[1] != self.P:
             raise ValueError(f"patterns must have shape (K, P={self.P}); received {tuple(d.shape)}")
-        cols = torch.cat([torch.ones(d.shape[0], self.M - self.P, dtype=self.dtype), d], 1)  # (K, M)
+        cols = torch.cat([torch.ones(d.shape[0], self.M - self.P, dtype=self.dtype, device=self.device), d], 1)
         return torch.diag(self.A[r]) + self.W[r][None] * cols[:, None, :]
 
     def to_numpy(self, r: int = 0) -> ALRNN:
@@ -220,7 +230,7 @@ class ALRNNEnsemble(RNNEnsemble):
         return ALRNN(p["A"], p["W"], p["h"], self.P)
 
     def config(self) -> dict[str, Any]:
-        return dict(super().config(), P=self.P)
+        return dict(super().config(), P=self.P, w_std=self.w_std)
 
 
 class ShPLRNNEnsemble(RNNEnsemble):
@@ -257,7 +267,7 @@ class ShPLRNNEnsemble(RNNEnsemble):
     def region_jacobians(self, r: int, patterns: torch.Tensor) -> torch.Tensor:
         """``J_d = diag(A) + W1 diag(d) W2`` of member ``r`` for ``patterns (K, H)``: ``(K, M, M)``."""
         r = self.check_member(r)
-        d = torch.as_tensor(patterns).to(self.dtype)
+        d = torch.as_tensor(patterns).to(device=self.device, dtype=self.dtype)
         if d.ndim != 2 or d.shape[1] != self.H:
             raise ValueError(f"patterns must have shape (K, H={self.H}); received {tuple(d.shape)}")
         return torch.diag(self.A[r]) + (self.W1[r][None] * d[:, None, :]) @ self.W2[r]

@@ -203,7 +203,11 @@ def train(model: RNNEnsemble, data: Any, cfg: TrainConfig, *,
     returns name -> per-member values ``(R,)``. ``checkpoint`` (e.g.
     :meth:`reprokit.runcache.StoredRun.checkpointer`) is called after every step with a function
     returning the run's state; ``resume`` is such a state, from which the run continues exactly as an
-    uninterrupted run would (all randomness comes from per-member generators that are saved)."""
+    uninterrupted run would (all randomness comes from per-member generators that are saved).
+
+    The run uses the model's device (``model.to("cuda")`` before the call trains on a GPU); windows and
+    noise are drawn on the CPU with the members' generators and moved, so a run draws the same batches
+    on every device."""
     if not isinstance(model, RNNEnsemble):
         raise TypeError(f"model must be a plrnn.torchrnn.RNNEnsemble; received {type(model).__name__}")
     if not isinstance(cfg, TrainConfig):
@@ -262,22 +266,25 @@ def train(model: RNNEnsemble, data: Any, cfg: TrainConfig, *,
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc=desc, initial=first, total=cfg.steps, leave=False, mininterval=2.0)
-    lam_t = torch.as_tensor(lam, dtype=model.dtype)
+    dev = model.device
+    lam_t = torch.as_tensor(lam, dtype=model.dtype, device=dev)
     for it in steps:
         for group in opt.param_groups:
             group["lr"] = cfg.lr * (lr_end / cfg.lr) ** (it / cfg.steps)
         x = torch.stack([windows.sample(cfg.batch, g, model.dtype) for g in gens])  # (R, B, T + 1, N)
         if cfg.noise > 0:
             x = x + cfg.noise * torch.stack([torch.randn(x.shape[1:], generator=g, dtype=model.dtype) for g in gens])
+        x = x.to(dev)
         pred, pats = forced_rollout(model, x, cfg.tau, patterns=use_reg)
         mse = ((pred - x[:, :, 1:]) ** 2).mean(dim=(1, 2, 3))  # (R,)
-        reg = invertibility_penalty(model, pats, lam_t, cfg.reg_fraction, reg_gens) if use_reg else torch.zeros(R)
+        reg = (invertibility_penalty(model, pats, lam_t, cfg.reg_fraction, reg_gens) if use_reg
+               else torch.zeros(R, device=dev))
         opt.zero_grad(set_to_none=True)
         (mse.sum() + reg.sum()).backward()
         if cfg.clip is not None:
             _member_clip(model, cfg.clip)
         opt.step()
-        loss_buf[it], reg_buf[it] = mse.detach().numpy(), reg.detach().numpy()
+        loss_buf[it], reg_buf[it] = mse.detach().cpu().numpy(), reg.detach().cpu().numpy()
         done = it + 1
         if cfg.eval_every and done % cfg.eval_every == 0:
             run_eval(done)

@@ -145,3 +145,13 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="do not match"):
         training.train(torchrnn.ShPLRNNEnsemble(3, 3, 4), np.zeros((30, 2)),
                        training.TrainConfig(steps=1, batch=1, seq_len=5, tau=2, lr=1e-3))
+
+
+def test_per_member_weight_scale():
+    ens = torchrnn.ALRNNEnsemble(4, 2, 2, seeds=[0, 0], w_std=[0.01, 0.5], dtype=torch.float64)
+    one = torchrnn.ALRNNEnsemble(4, 2, 2, seeds=[0], dtype=torch.float64)
+    np.testing.assert_allclose(ens.member_parameters(0)["W"], one.member_parameters(0)["W"], atol=0)
+    np.testing.assert_allclose(ens.member_parameters(1)["W"], 50 * one.member_parameters(0)["W"], rtol=1e-14)
+    np.testing.assert_allclose(ens.member_parameters(1)["A"], one.member_parameters(0)["A"], atol=0)
+    with pytest.raises(ValueError, match="w_std"):
+        torchrnn.ALRNNEnsemble(4, 2, 2, seeds=[0, 1], w_std=[0.1, -1.0])
