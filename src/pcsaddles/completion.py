@@ -212,3 +212,98 @@ def run_pc(weights, task: CompletionTask, lr: float = 1e-2, *, activation: str =
 
 __all__ = ["DIVERGED_ABOVE", "Checkpoint", "CompletionTask", "RankMonitor", "make_task", "masked_energy", "masked_mse",
            "numerical_rank", "run_bp", "run_pc"]
+
+
+# --------------------------------------------------------------------------------------------
+# reading the runs of Figure 6
+
+
+def starts_of(weights, bp: History) -> dict[int, Checkpoint]:
+    """The start points of Figure 6's PC runs: rank 0 is the initialisation ``weights`` (iteration 0
+    of ``bp``), ranks 1 and 2 the checkpoints ``bp``'s :class:`RankMonitor` kept (when the run
+    visited them)."""
+    starts = {0: Checkpoint(0, [w.detach() for w in weights], float(bp.train_loss[0]), float(bp.grad_norm[0]), 0)}
+    starts.update({r: bp.monitor.checkpoints[r] for r in (1, 2) if r in bp.monitor.checkpoints})
+    return starts
+
+
+def runs_from(start: Checkpoint, task: CompletionTask, lr: float, *, activation: str, pc_max: int, control_max: int,
+              control_factors=(50.0, 10.0), unmasked: bool = True, stop_loss: float = 1e-2, n_steps: int = 50,
+              dt: float = 0.1) -> dict[str, History]:
+    """From one start point: masked PC (``"pc"``), the authors' unmasked PC (``"pc_unmasked"``, if
+    ``unmasked``) and BP with the learning rate multiplied by each of ``control_factors``
+    (``"bp x50"``, ``"bp x10"``)."""
+    common = dict(activation=activation, stop_loss=stop_loss)
+    runs = {"pc": run_pc(start.weights, task, lr, max_iter=pc_max, n_steps=n_steps, dt=dt, **common)}
+    if unmasked:
+        runs["pc_unmasked"] = run_pc(start.weights, task, lr, max_iter=pc_max, n_steps=n_steps, dt=dt, masked=False,
+                                     **common)
+    for f in control_factors:
+        runs[f"bp x{f:g}"] = run_bp(start.weights, task, lr, lr_factor=f, max_iter=control_max, checkpoints=False, **common)
+    return runs
+
+
+def plateau_gradients(bp: History) -> list[dict]:
+    """Per stretch of constant numerical rank along a BP run (its :class:`RankMonitor`): the
+    iterations it spans, the loss at both ends and the median, 10th and 90th percentile of the
+    gradient norm at the monitored iterations."""
+    mon = bp.monitor
+    change = np.flatnonzero(np.diff(mon.rank)) + 1
+    rows = []
+    for seg in np.split(np.arange(len(mon.rank)), change):
+        its = mon.rank_iter[seg]
+        g = bp.grad_norm[its]
+        rows.append(dict(rank=int(mon.rank[seg[0]]), first=int(its[0]), last=int(its[-1]),
+                         loss_first=float(bp.train_loss[its[0]]), loss_last=float(bp.train_loss[its[-1]]),
+                         grad_median=float(np.median(g)), grad_p10=float(np.percentile(g, 10)),
+                         grad_p90=float(np.percentile(g, 90))))
+    return rows
+
+
+def sharpness(weights, task: CompletionTask, activation: str = "linear", n_iter: int = 60, seed: int = 0) -> float:
+    """The largest eigenvalue of the Hessian of ``L_mse`` (the loss BP descends) at ``weights``, by
+    Lanczos on Hessian-vector products (:func:`reprokit.hessian.extreme_eigenvalues`). Gradient
+    descent with learning rate ``lr`` is stable along a direction of curvature ``lambda`` only if
+    ``lambda < 2 / lr``."""
+    from reprokit import hessian
+
+    from .dln import forward
+
+    ws = [w.detach() for w in weights]
+    x, y, m = task.x.to(ws[0]), task.target.to(ws[0]), task.mask.to(ws[0])
+    _, lam_max = hessian.extreme_eigenvalues(lambda w: masked_mse(forward(w, x, activation)[-1], y, m), ws,
+                                             n_iter=n_iter, seed=seed)
+    return lam_max
+
+
+__all__ += ["plateau_gradients", "runs_from", "sharpness", "starts_of"]
+
+
+def follow_bp(weights, task: CompletionTask, lr: float, n_iter: int, activation: str = "linear") -> dict[str, np.ndarray]:
+    """``n_iter`` plain BP steps on ``L_mse`` from ``weights``, recording per step the gradient norm
+    (``grad_norm``) and how many hidden pre-activations changed sign since the previous step
+    (``flips``: for ReLU, units switching on or off, where the loss is not differentiable; the
+    count is reported for every activation). Used to see what BP's gradient does on a plateau."""
+    from .dln import forward
+    from .normalisation import grad_scale
+    from .train import loss_grads
+
+    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1 or not lr > 0:
+        raise ValueError(f"need an int n_iter >= 1 and lr > 0; received n_iter={n_iter!r}, lr={lr!r}")
+    ws = [w.detach().clone() for w in weights]
+    x, y, m = task.x.to(ws[0]), task.target.to(ws[0]), task.mask.to(ws[0])
+    scale = grad_scale("bp", "authors", *y.shape)
+    norms, flips, prev = np.empty(n_iter), np.zeros(n_iter, dtype=np.int64), None
+    for it in range(n_iter):
+        inputs = [x] + forward(ws, x, activation)[:-2]  # z_0 .. z_{H-1}, the inputs of the hidden layers
+        signs = torch.cat([z @ w.T for z, w in zip(inputs, ws[:-1])], dim=1) > 0  # (N, sum_l d_l) pre-activations > 0
+        if prev is not None:
+            flips[it] = int((signs != prev).sum())
+        prev = signs
+        _, grads = loss_grads(ws, x, y, activation, mask=m)
+        norms[it] = scale * float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
+        ws = [w - lr * scale * g for w, g in zip(ws, grads)]
+    return {"grad_norm": norms, "flips": flips}
+
+
+__all__ += ["follow_bp"]

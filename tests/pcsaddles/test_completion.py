@@ -8,6 +8,7 @@ definition of a checkpoint (the least-gradient iterate of each rank).
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -187,3 +188,60 @@ def test_unmasked_pc_reports_the_masked_loss():
     masked = C.run_pc(ws, task, max_iter=2)
     unmasked = C.run_pc(ws, task, max_iter=2, masked=False)
     assert masked.train_loss[0] == unmasked.train_loss[0] and masked.train_loss[1] != unmasked.train_loss[1]
+
+
+def test_sharpness_is_the_top_eigenvalue_of_the_dense_hessian():
+    from reprokit import hessian as rh
+
+    task, ws = _setup(seed=5)
+    dense = rh.hessian(lambda w: C.masked_mse(dln.forward(w, task.x, "tanh")[-1], task.target, task.mask), ws)
+    lam = float(torch.linalg.eigvalsh(dense)[-1])
+    assert C.sharpness(ws, task, "tanh", n_iter=80) == pytest.approx(lam, rel=1e-8)
+
+
+def test_gradient_descent_oscillates_above_two_over_lr_and_settles_below():
+    """The edge-of-stability reading of Figure 6: on a quadratic with curvature lambda, GD with
+    lr > 2 / lambda keeps a large gradient, GD with lr < 2 / lambda drives it to zero."""
+    task = C.make_task(n=6, rank=1, seed=1)
+    ws = [torch.zeros(6, 6, dtype=F64)]  # a linear model: L_mse is quadratic in W
+    ws[0][0, 0] = 0.1
+    lam = C.sharpness(ws, task, "linear", n_iter=40)
+    fast = C.run_bp(ws, task, lr=2.2 / lam, max_iter=200, stop_loss=0.0, checkpoints=False)
+    slow = C.run_bp(ws, task, lr=1.8 / lam, max_iter=200, stop_loss=0.0, checkpoints=False)
+    assert fast.diverged or fast.grad_norm[-1] > fast.grad_norm[0]
+    assert slow.grad_norm[-1] < 1e-3 * slow.grad_norm[0]
+
+
+def test_plateau_gradients_and_starts():
+    task = C.make_task(n=6, rank=2, seed=0)
+    ws = init.gaussian([6, 8, 8, 6], 0.3, seed=0)
+    run = C.run_bp(ws, task, lr=0.05, max_iter=3000, rank_every=1)
+    rows = C.plateau_gradients(run)
+    assert [r["rank"] for r in rows] == [int(k) for k, _ in __import__("itertools").groupby(run.monitor.rank)]
+    first = rows[0]
+    g = run.grad_norm[first["first"]:first["last"] + 1]  # every iteration is monitored (rank_every=1)
+    assert first["grad_median"] == float(np.median(g))
+    starts = C.starts_of(ws, run)
+    assert starts[0].iteration == 0 and starts[0].loss == run.train_loss[0]
+    assert all(starts[r] is run.monitor.checkpoints[r] for r in starts if r)
+
+
+def test_follow_bp_counts_sign_changes_and_matches_the_run():
+    task, ws = _setup(seed=6)
+    out = C.follow_bp(ws, task, 0.05, 5, "relu")
+    run = C.run_bp(ws, task, lr=0.05, activation="relu", max_iter=5, stop_loss=0.0, checkpoints=False)
+    np.testing.assert_allclose(out["grad_norm"], run.grad_norm, rtol=1e-12)
+    assert out["flips"][0] == 0
+    # the flips between the first two steps, counted by hand from the pre-activations
+    w1 = [w - 0.05 * g for w, g in zip(ws, [normalisation.grad_scale("bp", "authors", 5, 5) * g
+                                              for g in train.loss_grads(ws, task.x, task.target, "relu", mask=task.mask)[1]])]
+
+    def signs(w):
+        h, out_ = task.x, []
+        for W in w[:-1]:
+            a = h @ W.T
+            out_.append(a > 0)
+            h = torch.relu(a)
+        return torch.cat(out_, 1)
+
+    assert out["flips"][1] == int((signs(w1) != signs(ws)).sum())
