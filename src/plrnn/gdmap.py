@@ -32,7 +32,7 @@ import numpy as np
 
 from reprokit.checks import check_choice
 
-__all__ = ["chain_value", "chain_grad", "GradientMap", "stable_curve", "bisect_boundary", "OBJECTIVES"]
+__all__ = ["chain_value", "chain_grad", "GradientMap", "StableCurve", "stable_curve", "bisect_boundary", "OBJECTIVES"]
 
 OBJECTIVES = ("loss", "energy")
 
@@ -132,6 +132,13 @@ class GradientMap:
         w = _check_w(w)
         return w - self.eta * self.grad(w)
 
+    def run(self, w: Any, n_steps: int) -> np.ndarray:
+        """``G^n(w)`` for ``w (n, L)``: ``n_steps`` gradient-descent steps."""
+        w = _check_w(w)
+        for _ in range(int(n_steps)):
+            w = w - self.eta * self.grad(w)
+        return w
+
     def hessian(self, w: Any, h: float = 1e-5) -> np.ndarray:
         """Hessian at one point ``w (L,)`` by central differences of the closed-form gradient."""
         w = np.asarray(w, dtype=np.float64).ravel()
@@ -146,37 +153,70 @@ class GradientMap:
         w = np.asarray(w, dtype=np.float64).ravel()
         return np.eye(w.size) - self.eta * self.hessian(w)
 
+    def jacobians(self, w: Any, h: float = 1e-6) -> np.ndarray:
+        """``DG = I - eta H`` at many points ``w (n, L)`` -> ``(n, L, L)`` (central differences of the gradient)."""
+        w = _check_w(w)
+        L = w.shape[1]
+        Jg = np.empty((w.shape[0], L, L))
+        for l in range(L):
+            e = np.zeros(L)
+            e[l] = h
+            Jg[:, :, l] = (self.grad(w + e) - self.grad(w - e)) / (2 * h)
+        return np.eye(L) - self.eta * Jg
+
     def inverse(self, v: Any, n_newton: int = 60, tol: float = 1e-14) -> np.ndarray:
         """``G^{-1}(v)`` for ``v (n, L)`` by Newton's method from ``v + eta grad f(v)`` (rows that do not
         converge are NaN)."""
         v = _check_w(v)
         w = v + self.eta * self.grad(v)
-        L = v.shape[1]
-        h = 1e-6
         for _ in range(n_newton):
             r = w - self.eta * self.grad(w) - v
             if np.all(np.abs(r) <= tol * (1 + np.abs(v))):
                 break
-            # batched Jacobians by central differences of the gradient
-            Jg = np.empty((w.shape[0], L, L))
-            for l in range(L):
-                e = np.zeros(L)
-                e[l] = h
-                Jg[:, :, l] = (self.grad(w + e) - self.grad(w - e)) / (2 * h)
-            J = np.eye(L) - self.eta * Jg
-            w = w - np.linalg.solve(J, r[..., None])[..., 0]
+            w = w - np.linalg.solve(self.jacobians(w), r[..., None])[..., 0]
         r = w - self.eta * self.grad(w) - v
         bad = ~np.all(np.abs(r) <= 1e-10 * (1 + np.abs(v)), axis=1)
         w[bad] = np.nan
         return w
 
 
+@dataclass
+class StableCurve:
+    """A stable manifold of a 2-D gradient map as polylines: ``branches`` (one ``(m, 2)`` array per
+    side of the saddle, ordered outwards), the saddle ``point``, the stable eigenvector ``direction``
+    and multiplier ``multiplier``. ``.distance(x)`` and ``.sample(n, seed, within)`` as for the
+    manifolds of :mod:`plrnn.polyline` (so :func:`plrnn.quality.boundary_distances` applies)."""
+
+    branches: list
+    point: np.ndarray
+    direction: np.ndarray
+    multiplier: float
+
+    @property
+    def segments(self) -> np.ndarray:
+        segs = [np.stack([b[:-1], b[1:]], 1) for b in self.branches if b.shape[0] > 1]
+        return np.concatenate(segs) if segs else np.zeros((0, 2, 2))
+
+    def distance(self, x: Any) -> np.ndarray:
+        from .polyline import point_segment_distance
+
+        return point_segment_distance(np.asarray(x, dtype=np.float64), self.segments)
+
+    def sample(self, n: int, seed: int = 0, within: tuple[Any, Any] | None = None) -> np.ndarray:
+        from .polyline import clip_segments, sample_segments
+
+        seg = self.segments if within is None else clip_segments(self.segments, *within)
+        return sample_segments(seg, int(n), np.random.default_rng(seed))
+
+
 def stable_curve(gmap: GradientMap, p: Any, *, c0: float = 1e-4, n_fund: int = 200, n_back: int = 200,
-                 bound: float = 5.0) -> list[np.ndarray]:
+                 bound: float = 5.0) -> StableCurve:
     """The stable manifold of the hyperbolic saddle ``p (2,)`` of a 2-parameter gradient map, one
-    polyline ``(m, 2)`` per branch: the fundamental domain ``p +- c v_s``, ``c in [c0 mu_s, c0]``
-    (geometric spacing; ``v_s``, ``mu_s`` the stable eigenpair of ``DG(p)``), iterated backward
-    ``n_back`` times (Newton-inverted steps) until it leaves ``|w|_inf <= bound``."""
+    polyline per branch: the fundamental domain ``p +- c v_s``, ``c in [c0 mu_s, c0]`` (geometric
+    spacing; ``v_s``, ``mu_s`` the stable eigenpair of ``DG(p)``; the local manifold deviates from this
+    segment by ``O(c0^2)``), iterated backward ``n_back`` times (Newton-inverted steps) until it leaves
+    ``|w|_inf <= bound``. A branch also ends where ``det DG`` stops being positive: beyond that fold of
+    ``G`` a point has several preimages and Newton's method may jump to another branch."""
     p = np.asarray(p, dtype=np.float64).ravel()
     J = gmap.jacobian(p)
     mu, V = np.linalg.eig(J)
@@ -194,13 +234,15 @@ def stable_curve(gmap: GradientMap, p: Any, *, c0: float = 1e-4, n_fund: int = 2
         for _ in range(n_back):
             cur = gmap.inverse(cur)
             ok = np.all(np.isfinite(cur), axis=1) & (np.abs(cur).max(axis=1) <= bound)
+            ok[ok] &= np.linalg.det(gmap.jacobians(cur[ok])) > 0
+            ok = np.cumprod(ok[::-1])[::-1].astype(bool)  # keep the part of the level before the first failure
             if not np.any(ok):
                 break
             levels.append(cur[::-1][ok[::-1]])
             if not np.all(ok):
                 break
-        branches.append(np.concatenate(levels))
-    return branches
+        branches.append(np.concatenate([p[None], np.concatenate(levels)]))
+    return StableCurve(branches=branches, point=p, direction=v, multiplier=mus)
 
 
 def bisect_boundary(label: Callable[[np.ndarray], np.ndarray], w1: Any, lo: Any, hi: Any, n_bisect: int = 40

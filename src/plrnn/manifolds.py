@@ -21,8 +21,8 @@ Two grouping variants (the paper's text does not fix one):
 * ``variant="provenance"`` (default): group by (parent piece, destination region). One flat piece is
   mapped by one affine branch, so each group is exactly flat and PCA reproduces it (the residual
   ratio ``s_{d+1} / s_1`` is recorded per piece). For 1-D pieces the point where a parent's image
-  crosses a border is located by bisection and given to both neighbouring pieces, so that the
-  pieces meet at the borders.
+  crosses a border is computed exactly (one linear equation) and given to both neighbouring pieces,
+  so that the pieces meet at the borders.
 * ``variant="region"`` (paper-like): group by destination region only. A region that the manifold
   passes through several times (a fold) then holds a non-flat point set: PCA is used when the
   ``(d+1)``-th explained-variance ratio is below ``flat_tol = 1e-6``, otherwise the *fallback*
@@ -265,11 +265,14 @@ def _fit_groups(Y: np.ndarray, key: np.ndarray, d: int) -> dict[str, np.ndarray]
 
 
 def _seed_pieces(origins, bases, lo, hi, codes, n_seeds, rng, model):
-    """Uniform seeds in each piece's box plus its corners, kept inside the piece's region.
+    """Uniform seeds in each piece's box plus its corners (for ``d <= 3``), kept inside the piece's region.
     Returns points, owner index, coordinates."""
     P, M, d = bases.shape
-    corners = np.array(np.meshgrid(*[[0.0, 1.0]] * d, indexing="ij")).reshape(d, -1).T  # (2^d, d)
-    u = np.concatenate([np.broadcast_to(corners, (P,) + corners.shape), rng.random((P, n_seeds, d))], axis=1)
+    if d <= 3:  # the box's corners carry its extent to the next generation
+        corners = np.array(np.meshgrid(*[[0.0, 1.0]] * d, indexing="ij")).reshape(d, -1).T  # (2^d, d)
+        u = np.concatenate([np.broadcast_to(corners, (P,) + corners.shape), rng.random((P, n_seeds, d))], axis=1)
+    else:  # 2^d corners would swamp the seeds
+        u = rng.random((P, n_seeds, d))
     coef = lo[:, None, :] + (hi - lo)[:, None, :] * u  # (P, S, d)
     pts = origins[:, None, :] + np.einsum("pmd,psd->psm", bases, coef)
     owner = np.repeat(np.arange(P), coef.shape[1])
@@ -341,7 +344,7 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
             break
         reg = model.region_id(Y)
         if variant == "provenance" and d == 1:
-            extra_Y, extra_owner, extra_reg = _border_points(model, propagate, gen, owner, coef, reg)
+            extra_Y, extra_owner, extra_reg = _border_points(model, kind, gen, owner, coef, reg)
             Y = np.concatenate([Y, extra_Y])
             owner = np.concatenate([owner, extra_owner])
             reg = np.concatenate([reg, extra_reg])
@@ -390,29 +393,44 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
                          parents=cat["parent"], residuals=cat["residual"], curved=curved_pieces, stats=stats)
 
 
-def _border_points(model, propagate, gen, owner, coef, reg, n_bisect: int = 52):
+def _border_points(model, kind, gen, owner, coef, reg):
     """1-D provenance variant: between consecutive seeds of one parent whose images lie in different
-    regions, bisect the parent coordinate for the border crossing; its image joins both groups."""
+    regions, the exact border crossing, given to both neighbouring groups. Along the parent piece
+    ``o + c e`` (inside one region) the image ``J_P (o + c e) + c_P`` (unstable) or the preimage branch
+    ``J_r^{-1}(o + c e - c_r)`` of the first region ``r`` (stable) is affine in ``c``, so the crossing
+    of a border ``G_u x + g_u = 0`` is one linear equation."""
     order = np.lexsort((coef[:, 0], owner))
     o, c, r = owner[order], coef[order, 0], reg[order]
     pair = (o[1:] == o[:-1]) & (r[1:] != r[:-1])
+    empty = (np.zeros((0, model.M)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
     if not np.any(pair):
-        return np.zeros((0, model.M)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return empty
     idx = np.flatnonzero(pair)
-    po = o[idx]
-    lo, hi = c[idx].copy(), c[idx + 1].copy()
-    r_lo = r[idx]
-    org, bas = gen["origin"][po], gen["basis"][po, :, 0]
-    for _ in range(n_bisect):
-        mid = 0.5 * (lo + hi)
-        y, ok = propagate(org + mid[:, None] * bas)
-        rm = np.where(ok, model.region_id(np.where(ok[:, None], y, 0.0)), -1)
-        left = rm == r_lo
-        lo = np.where(left, mid, lo)
-        hi = np.where(left, hi, mid)
-    y, ok = propagate(org + (0.5 * (lo + hi))[:, None] * bas)
-    y, po, r_lo, r_hi = y[ok], po[ok], r_lo[ok], r[idx + 1][ok]
-    return (np.concatenate([y, y]), np.concatenate([po, po]), np.concatenate([r_lo, r_hi]))
+    po, c_lo, c_hi, r_lo, r_hi = o[idx], c[idx], c[idx + 1], r[idx], r[idx + 1]
+    org, e = gen["origin"][po], gen["basis"][po, :, 0]
+    if kind == "unstable":  # x(c) = a + c b: the image under the parent's affine piece
+        J, cc = model.affine_of_code(gen["code"][po])
+        a_ = np.einsum("nij,nj->ni", J, org) + cc
+        b_ = np.einsum("nij,nj->ni", J, e)
+    else:  # the preimage branch of the lower seed's region
+        J, cc = model.affine_of_code(r_lo)
+        a_ = np.linalg.solve(J, (org - cc)[..., None])[..., 0]
+        b_ = np.linalg.solve(J, e[..., None])[..., 0]
+    units = model.switching_units
+    flips = ((r_lo ^ r_hi)[:, None] >> np.arange(units.size)) & 1  # (n, s): the units whose side changes
+    num = -(a_ @ model.G[units].T + model.g[units])
+    den = b_ @ model.G[units].T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where((flips == 1) & (den != 0), num / den, np.nan)
+    inside = (t >= np.minimum(c_lo, c_hi)[:, None]) & (t <= np.maximum(c_lo, c_hi)[:, None])
+    t = np.where(inside, t, np.nan)
+    ok = np.any(np.isfinite(t), axis=1)
+    if not np.any(ok):
+        return empty
+    t_star = np.nanmin(np.where(np.isfinite(t[ok]), t[ok], np.inf), axis=1)
+    y = a_[ok] + t_star[:, None] * b_[ok]
+    po, r_lo, r_hi = po[ok], r_lo[ok], r_hi[ok]
+    return np.concatenate([y, y]), np.concatenate([po, po]), np.concatenate([r_lo, r_hi])
 
 
 def _kpca_piece(pts: np.ndarray, d: int, code: int, level: int, rng: np.random.Generator,
@@ -428,14 +446,14 @@ def _kpca_piece(pts: np.ndarray, d: int, code: int, level: int, rng: np.random.G
     return CurvedPiece(kpca=kp, lo=lat.min(0), hi=lat.max(0), code=code, level=level, points=pts)
 
 
-def _cluster_pieces(pts: np.ndarray, d: int) -> list[dict]:
-    """DBSCAN clusters of a non-flat group, one PCA piece per cluster (Algorithm 3 in spirit)."""
-    from scipy.spatial import cKDTree
+def _cluster_pieces(pts: np.ndarray, d: int, radius: float = 0.02) -> list[dict]:
+    """DBSCAN clusters of a non-flat group (neighbourhood ``radius`` times the group's diameter), one
+    PCA piece per cluster (the paper's fallback, Algorithm 3, in spirit). Branches closer than the
+    radius merge into one (non-flat) piece."""
     from sklearn.cluster import DBSCAN
 
-    nn = cKDTree(pts).query(pts, k=2)[0][:, 1]
-    eps = 4.0 * float(np.median(nn)) + 1e-12
-    labels = DBSCAN(eps=eps, min_samples=2).fit_predict(pts)
+    diameter = float(np.linalg.norm(pts.max(0) - pts.min(0)))
+    labels = DBSCAN(eps=radius * diameter + 1e-12, min_samples=2).fit_predict(pts)
     out = []
     for lab in np.unique(labels[labels >= 0]):
         sub = pts[labels == lab]

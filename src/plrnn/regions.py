@@ -46,23 +46,34 @@ def in_region(model: PiecewiseAffineMap, x: np.ndarray, codes: np.ndarray, tol: 
 
 
 def realised_codes(model: PiecewiseAffineMap, *, box: float = 10.0, n_points: int = 100_000, seed: int = 0) -> np.ndarray:
-    """Region ids met at ``n_points`` uniform points of ``[-box, box]^M`` plus, for ``M = 2``,
-    around every vertex of the border arrangement and far out on a circle (so that, in 2-D, every
-    cell of the arrangement is found). Sorted."""
+    """Region ids met at ``n_points`` uniform points of ``[-box, box]^M`` plus, for ``M = 2``, points
+    around every vertex of the border arrangement (every bounded cell has one) and far out between
+    consecutive asymptotic directions of the lines (every unbounded cell lies there), so that in 2-D
+    every cell of the arrangement is found. Sorted."""
     rng = np.random.default_rng(seed)
     pts = [rng.uniform(-box, box, size=(n_points, model.M))]
     if model.M == 2:
         units = model.switching_units
         G, g = model.G[units], model.g[units]
-        ang = np.linspace(0, 2 * np.pi, 64, endpoint=False)
-        ring = np.stack([np.cos(ang), np.sin(ang)], 1)
+        verts = []
         for i in range(len(units)):
             for j in range(i + 1, len(units)):
                 mat = np.stack([G[i], G[j]])
                 if abs(np.linalg.det(mat)) > 1e-12:
-                    v = np.linalg.solve(mat, -np.array([g[i], g[j]]))
-                    pts.append(v + 1e-6 * (1 + np.abs(v).max()) * ring)
-        pts.append(1e6 * ring)
+                    verts.append(np.linalg.solve(mat, -np.array([g[i], g[j]])))
+        ang = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+        ring = np.stack([np.cos(ang), np.sin(ang)], 1)
+        verts = np.array(verts) if verts else np.zeros((0, 2))
+        for k, v in enumerate(verts):  # every bounded cell has a vertex: probe around each one
+            others = np.delete(verts, k, axis=0)
+            gap = np.min(np.linalg.norm(others - v, axis=1)) if others.size else 1.0
+            pts.append(v + min(1e-6 * (1 + np.abs(v).max()), 0.25 * gap) * ring)
+        # every unbounded cell lies between two consecutive asymptotic directions of the lines
+        dirs = np.arctan2(G[:, 0], -G[:, 1])
+        dirs = np.sort(np.mod(np.concatenate([dirs, dirs + np.pi]), 2 * np.pi))
+        mids = (dirs + np.diff(np.append(dirs, dirs[0] + 2 * np.pi)) / 2) if dirs.size else ang
+        radius = 1e3 * (1 + (np.abs(verts).max() if verts.size else 0) + np.abs(g).max() / np.linalg.norm(G, axis=1).min())
+        pts.append(radius * np.stack([np.cos(mids), np.sin(mids)], 1))
     return np.unique(model.region_id(np.concatenate(pts)))
 
 

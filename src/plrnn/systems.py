@@ -24,7 +24,8 @@ import numpy as np
 
 from .models import PLRNN
 
-__all__ = ["BorderCollisionParams", "PARAMETER_SETS", "border_collision", "paper_map", "piece_matrices"]
+__all__ = ["BorderCollisionParams", "PARAMETER_SETS", "border_collision", "paper_map", "piece_matrices",
+           "closed_form_inverse", "image_of_border"]
 
 
 class BorderCollisionParams(NamedTuple):
@@ -71,3 +72,25 @@ def paper_map(name: str) -> PLRNN:
     if not isinstance(name, str) or name not in PARAMETER_SETS:
         raise ValueError(f"unknown parameter set {name!r}; expected one of {list(PARAMETER_SETS)}")
     return border_collision(*PARAMETER_SETS[name])
+
+
+def closed_form_inverse(params: BorderCollisionParams, Y: np.ndarray) -> np.ndarray:
+    """The exact inverse of an invertible border-collision map (``det A_l``, ``det A_r`` of one sign):
+    with ``l(Y) = e_1^T A_l^{-1} (Y - B)``, ``F^{-1}(Y) = A_l^{-1}(Y - B)`` if ``l(Y) <= 0``, else
+    ``A_r^{-1}(Y - B)``. ``Y (n, 2)`` -> ``(n, 2)``."""
+    A_l, A_r, B = piece_matrices(params)
+    det_l, det_r = np.linalg.det(A_l), np.linalg.det(A_r)
+    if det_l * det_r <= 0:
+        raise ValueError(f"the closed-form inverse needs det A_l and det A_r of one sign; received {det_l:.4g}, {det_r:.4g}")
+    Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
+    xl = np.linalg.solve(A_l, (Y - B).T).T
+    xr = np.linalg.solve(A_r, (Y - B).T).T
+    return np.where((xl[:, 0] <= 0)[:, None], xl, xr)
+
+
+def image_of_border(params: BorderCollisionParams) -> tuple[np.ndarray, np.ndarray]:
+    """The image of the switching line ``x = 0``: both pieces map ``(0, t)`` to ``B + t (c, d)``; returns
+    a point ``B`` and the direction ``(c, d)`` of that line. For an orientation-reversing fold (``det A_l``
+    and ``det A_r`` of opposite signs) the targets on one side have two preimages, on the other none."""
+    p = BorderCollisionParams(*params)
+    return np.array([p.h1, p.h2], dtype=np.float64), np.array([p.c, p.d], dtype=np.float64)

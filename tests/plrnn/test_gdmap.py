@@ -37,7 +37,10 @@ def test_gradient_map_saddle_multipliers_and_stable_curve():
     assert np.allclose(np.sort(np.linalg.eigvals(energy.jacobian([0, 0])).real), [1 - eta / phi, 1 + eta * phi], atol=1e-9)
     w = np.array([[0.3, -0.7], [1.2, 0.4]])
     assert np.max(np.abs(loss.step(loss.inverse(w)) - w)) < 1e-12
-    for branch in gdmap.stable_curve(loss, [0.0, 0.0], n_fund=20, n_back=40):
+    curve = gdmap.stable_curve(loss, [0.0, 0.0], n_fund=10, n_back=120)  # reaches |w| ~ 5
+    for branch in curve.branches:
         assert np.max(np.abs(branch[:, 0] + branch[:, 1])) < 1e-12  # the loss's stable set: the antidiagonal
+    assert curve.distance(np.array([[1.0, -1.0], [1.0, 1.0]]))[0] < 1e-12
+    assert abs(curve.distance(np.array([[1.0, 1.0]]))[0] - np.sqrt(2)) < 1e-12
     with pytest.raises(ValueError, match="unknown objective"):
         gdmap.GradientMap("mse", eta, x, y)
