@@ -40,7 +40,8 @@ from reprokit.checks import check_positive_int
 from .regularizer import invertibility_penalty
 from .torchrnn import RNNEnsemble
 
-__all__ = ["TrainConfig", "Windows", "forced_rollout", "teacher_forced_loss", "train", "train_stored", "History"]
+__all__ = ["TrainConfig", "Windows", "forced_rollout", "teacher_forced_loss", "heldout_loss", "train", "train_stored",
+           "History"]
 
 
 @dataclass
@@ -160,6 +161,17 @@ def teacher_forced_loss(model: RNNEnsemble, x: torch.Tensor, tau: int) -> torch.
     """Per-member MSE ``(R,)`` of the forced rollout against ``x[:, :, 1:]`` (``x (R, B, T + 1, N)``)."""
     pred, _ = forced_rollout(model, x, tau)
     return ((pred - x[:, :, 1:]) ** 2).mean(dim=(1, 2, 3))
+
+
+def heldout_loss(model: RNNEnsemble, data: Any, seq_len: int, tau: int, n_windows: int = 2000, seed: int = 0
+                 ) -> np.ndarray:
+    """The training objective on held-out data: per-member teacher-forced MSE ``(R,)`` over ``n_windows``
+    random windows of ``data`` (see :class:`Windows`), every member seeing the same windows."""
+    windows = Windows(data, seq_len)
+    x = windows.sample(check_positive_int("n_windows", n_windows), torch.Generator().manual_seed(seed), model.dtype)
+    with torch.no_grad():
+        loss = teacher_forced_loss(model, x.to(model.device).expand(model.R, *x.shape), tau)
+    return loss.cpu().numpy().astype(np.float64)
 
 
 @dataclass

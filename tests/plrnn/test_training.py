@@ -155,3 +155,14 @@ def test_per_member_weight_scale():
     np.testing.assert_allclose(ens.member_parameters(1)["A"], one.member_parameters(0)["A"], atol=0)
     with pytest.raises(ValueError, match="w_std"):
         torchrnn.ALRNNEnsemble(4, 2, 2, seeds=[0, 1], w_std=[0.1, -1.0])
+
+
+def test_heldout_loss_is_the_training_objective():
+    model = float64_alrnn(M=3, N=3, P=2, seeds=(0, 1))  # all units observed: every window starts exactly
+    data = model_data(model, n_traj=2, T=30)
+    loss = training.heldout_loss(model, data, 10, 3, n_windows=50)
+    assert loss.shape == (2,)
+    assert loss[0] <= 1e-24 < loss[1]  # member 0 generated the data
+    x = training.Windows(data, 10).sample(50, torch.Generator().manual_seed(0), torch.float64)
+    ref = training.teacher_forced_loss(model, x.expand(2, *x.shape), 3).detach().numpy()
+    np.testing.assert_allclose(loss, ref, rtol=1e-12)
