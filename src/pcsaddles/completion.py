@@ -155,7 +155,8 @@ class RankMonitor:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1 or not self.tol > 0:
             raise ValueError(f"need an int every >= 1 and tol > 0; received every={self.every!r}, tol={self.tol!r}")
 
-    def __call__(self, it: int, weights, out: torch.Tensor, loss: torch.Tensor, grad_norm: torch.Tensor) -> None:
+    def __call__(self, it: int, weights, x: torch.Tensor, y: torch.Tensor, out: torch.Tensor, loss: torch.Tensor,
+                 grad_norm: torch.Tensor) -> None:
         if it % self.every:
             return
         r = numerical_rank(out, self.tol)

@@ -40,7 +40,9 @@ from .normalisation import CONVENTIONS, REPORTS, RULES, grad_scale, reported_los
 from .stopping import Progress, StopRule
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-Monitor = Callable[[int, list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor], None]
+Monitor = Callable[[int, list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], None]
+INFERENCES = ("euler", "exact")
+OPTIMIZERS = ("sgd", "adam")
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,10 +81,14 @@ def loss_grads(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor
     return zs[-1], grads
 
 
-def _pc_grads(weights, x, y, activation, n_steps, dt, mask=None):
-    """Feed-forward output and ``dF/dW`` (paper normalisation) after ``n_steps`` Euler steps."""
+def _pc_grads(weights, x, y, activation, n_steps, dt, mask=None, inference="euler"):
+    """Feed-forward output and ``dF/dW`` (paper normalisation) at the activities of ``inference``:
+    ``n_steps`` Euler steps from the feed-forward pass, or the exact equilibrium (linear networks)."""
     layers = dln.forward(weights, x, activation)  # [z_1, ..., z_L], the feed-forward pass
-    z = pc.infer(weights, x, y, activation, method="euler", dt=dt, n_steps=n_steps, init=layers[:-1], mask=mask)
+    if inference == "exact":
+        z = pc.infer(weights, x, y, activation, method="exact")
+    else:
+        z = pc.infer(weights, x, y, activation, method="euler", dt=dt, n_steps=n_steps, init=layers[:-1], mask=mask)
     return layers[-1], pc.weight_grads(weights, z, x, y, activation, mask=mask), z
 
 
@@ -205,6 +211,8 @@ def train(
     lr_factor: float = 1.0,
     n_steps: int = 50,
     dt: float = 0.1,
+    inference: str = "euler",
+    optimizer: str = "sgd",
     report: str = "paper",
     mask: torch.Tensor | None = None,
     report_mask: torch.Tensor | None = None,
@@ -218,12 +226,15 @@ def train(
     resume: dict | None = None,
     checkpoint: Callable[[Callable[[], dict]], bool] | None = None,
 ) -> History:
-    """Train with ``rule`` (``"bp"`` or ``"pc"``) by SGD for at most ``n_iter`` updates.
+    """Train with ``rule`` (``"bp"`` or ``"pc"``) for at most ``n_iter`` updates.
 
     Each iteration takes the next batch ``(x, y)`` from ``batches``, computes the gradient
     (BP: :func:`loss_grads`; PC: one :func:`pcsaddles.pc.infer` with ``n_steps`` Euler steps of
-    size ``dt`` from the feed-forward pass, then one :func:`pcsaddles.pc.weight_grads`), scales it
-    by :func:`grad_scale` for ``convention`` and updates ``W <- W - lr * lr_factor * g``.
+    size ``dt`` from the feed-forward pass, or with ``inference="exact"`` the exact equilibrium of a
+    linear network, then one :func:`pcsaddles.pc.weight_grads`), scales it by :func:`grad_scale`
+    for ``convention`` and updates the weights: ``optimizer="sgd"``: ``W <- W - lr * lr_factor * g``;
+    ``"adam"``: one step of ``torch.optim.Adam`` (default betas) with learning rate
+    ``lr * lr_factor`` on ``g`` (Figure 1, as the authors' code).
     Recorded per iteration (see :class:`History`): the ``report`` loss before the update and
     ``||g||_2``; with ``test = (x_test, y_test)`` the test loss at initialisation and after every
     ``test_every`` updates. ``stop`` (:mod:`pcsaddles.stopping`) is called after every update and
@@ -234,10 +245,10 @@ def train(
     the observed entries, :func:`pcsaddles.pc.infer`) and in the reported loss (matrix completion,
     Figure 6); ``report_mask`` (default ``mask``) is the mask of the reported loss alone, for a run
     whose objective sees entries its reported loss must not (the authors' PC clamped to the full
-    target, reported on the observed entries). ``monitor(iteration, weights, output, loss, grad_norm)`` is called at every
-    iteration before the update, with the current weights (do not modify them; clone what you
-    keep), the network's output on the batch and the recorded loss and gradient norm (tensors);
-    it is returned as ``History.monitor``. ``diverge_above``: stop, with ``History.diverged``, once
+    target, reported on the observed entries). ``monitor(iteration, weights, x, y, output, loss,
+    grad_norm)`` is called at every iteration before the update, with the current weights (do not
+    modify them; clone what you keep), the batch, the network's output on it and the recorded loss
+    and gradient norm (tensors); it is returned as ``History.monitor``. ``diverge_above``: stop, with ``History.diverged``, once
     the reported loss is not finite or exceeds this value (checked every iteration); a PC run
     whose inference produces non-finite activities stops the same way (its last iteration is not
     recorded).
@@ -255,7 +266,8 @@ def train(
     after every update with a function that returns the run's state (weights, iteration, recorded
     values, elapsed seconds); it decides whether to save it. ``resume`` is such a state: the run
     continues from it, skipping the batches already used, and gives the same result as an
-    uninterrupted run (the batches are a deterministic stream and the loop has no other randomness).
+    uninterrupted run (the batches are a deterministic stream and the loop has no other randomness;
+    checkpoints need ``optimizer="sgd"``, which has no state of its own).
     """
     check_choice("rule", rule, RULES)
     check_choice("convention", convention, CONVENTIONS)
@@ -269,6 +281,12 @@ def train(
         raise ValueError(f"lr and lr_factor must be positive; received lr={lr}, lr_factor={lr_factor}")
     if test_every < 1:
         raise ValueError(f"test_every must be >= 1; received {test_every}")
+    check_choice("inference", inference, INFERENCES)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    if inference == "exact" and (rule != "pc" or is_net or activation != "linear" or mask is not None):
+        raise ValueError("inference='exact' is PC on a linear, fully connected network without a mask")
+    if optimizer != "sgd" and (resume is not None or checkpoint is not None):
+        raise ValueError(f"checkpoints and resume need optimizer='sgd' (the state of {optimizer!r} is not saved)")
     if (mask is not None or report_mask is not None) and is_net:
         raise ValueError("mask applies to fully connected weight lists, not to a layered.Net")
     report_mask = mask if report_mask is None else report_mask
@@ -294,8 +312,9 @@ def train(
         def gradients(x, y):
             if rule == "bp":
                 return loss_grads(ws, x, y, activation, mask=mask)
-            return _pc_grads(ws, x, y, activation, n_steps, dt, mask)[:2]
+            return _pc_grads(ws, x, y, activation, n_steps, dt, mask, inference)[:2]
     ref = ws[0]
+    opt = torch.optim.Adam(ws, lr=lr * lr_factor) if optimizer == "adam" else None
     buf = torch.zeros(n_iter, 2, dtype=ref.dtype, device=ref.device)  # (loss, grad norm) per update
     n_tests = 1 + n_iter // test_every if test is not None else 0
     test_buf = torch.zeros(n_tests, dtype=ref.dtype, device=ref.device)
@@ -346,14 +365,19 @@ def train(
         buf[it, 0] = reported_loss(out, y, report, report_mask)
         buf[it, 1] = scale * torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
         if monitor is not None:
-            monitor(it, ws, out, buf[it, 0], buf[it, 1])
+            monitor(it, ws, x, y, out, buf[it, 0], buf[it, 1])
         if diverge_above is not None:
             value = float(buf[it, 0])
             if not (np.isfinite(value) and value <= diverge_above):
                 done, diverged = it + 1, True
                 break
-        for w, g in zip(ws, grads):
-            w.add_(g, alpha=-lr * lr_factor * scale)  # W <- W - lr * lr_factor * c * g
+        if opt is None:
+            for w, g in zip(ws, grads):
+                w.add_(g, alpha=-lr * lr_factor * scale)  # W <- W - lr * lr_factor * c * g
+        else:
+            for w, g in zip(ws, grads):
+                w.grad = scale * g
+            opt.step()
         done = it + 1
         if record_trajectory:
             traj.append(hessian.flatten(ws).clone())
@@ -372,7 +396,7 @@ def train(
         weights=net if is_net else ws, trajectory=None if traj is None else torch.stack(traj).cpu().numpy(),
         stopped_early=stopped, seconds=time.perf_counter() - start,
         settings=dict(activation=activation, n_steps=n_steps if rule == "pc" else None, dt=dt if rule == "pc" else None,
-                      masked=mask is not None),
+                      masked=mask is not None, inference=inference if rule == "pc" else None, optimizer=optimizer),
         diverged=diverged, monitor=monitor,
     )
 
@@ -412,7 +436,7 @@ from .normalisation import matched_lr_factor  # noqa: E402
 from .stopping import stop_on_plateau, stop_when_test_below, stop_when_train_below  # noqa: E402
 
 __all__ = [
-    "Batch", "History", "Monitor", "Step", "bp_step", "loss_grads", "pc_step", "train",
+    "Batch", "History", "INFERENCES", "Monitor", "OPTIMIZERS", "Step", "bp_step", "loss_grads", "pc_step", "train",
     # re-exported
     "CONVENTIONS", "OBJECTIVES", "Progress", "REPORTS", "RULES", "StopRule", "axis_directions", "epoch_batches",
     "escape_iteration", "extreme_directions", "first_below", "fresh_batches", "grad_scale", "landscape",

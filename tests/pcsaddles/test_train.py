@@ -262,7 +262,8 @@ def test_monitor_sees_the_weights_before_each_update_and_diverging_runs_stop():
     x, y = batch(3, 2, 8)
     seen = []
 
-    def monitor(it, weights, out, loss, gnorm):
+    def monitor(it, weights, xb, yb, out, loss, gnorm):
+        assert xb is x and yb is y
         seen.append((it, [w.clone() for w in weights], float(loss)))
 
     hist = train.train("bp", ws, batching.full_batch(x, y), 3, 0.1, monitor=monitor)
@@ -283,3 +284,23 @@ def test_history_from_stored_curves():
     assert h.n_iter == 2 and h.finite and h.weights is None and h.status == "loaded" and h.escape() == 1
     with pytest.raises(ValueError, match="one length"):
         train.History.from_curves("bp", [1.0, 0.4], [0.1], lr=1e-3)
+
+
+def test_adam_and_exact_inference_are_adam_on_the_gradient_of_the_equilibrated_energy():
+    """PC with exact inference and Adam: torch.optim.Adam stepping on autograd's grad F* (Eq. 5)."""
+    ws = net([3, 4, 4, 2], std=0.5, seed=4)
+    x, y = batch(3, 2, 16)
+    hist = train.train("pc", ws, batching.full_batch(x, y), 4, 0.05, inference="exact", optimizer="adam")
+    ref = [w.clone().requires_grad_(True) for w in ws]
+    opt = torch.optim.Adam(ref, lr=0.05)
+    for i in range(4):
+        opt.zero_grad()
+        f = equilibrated_ref(ref, x, y)
+        assert hist.train_loss[i] == pytest.approx(float(objective_ref("paper", [r.detach() for r in ref], x, y)), abs=1e-14)
+        f.backward()
+        opt.step()
+    assert max_diff(hist.weights, [r.detach() for r in ref]) < 1e-12
+    with pytest.raises(ValueError, match="exact"):
+        train.train("pc", ws, batching.full_batch(x, y), 1, 0.05, inference="exact", activation="tanh")
+    with pytest.raises(ValueError, match="checkpoints"):
+        train.train("bp", ws, batching.full_batch(x, y), 1, 0.05, optimizer="adam", checkpoint=lambda state: True)
