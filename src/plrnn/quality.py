@@ -43,9 +43,10 @@ __all__ = ["delta_sigma", "delta_score", "DeltaScore", "boundary_pixels", "bound
 def _cycle_points(model: PiecewiseAffineMap, cycle: Any) -> np.ndarray:
     from .manifolds import resolve_point
 
-    if isinstance(cycle, Cycle):
-        return cycle.points
-    cyc, _ = resolve_point(model, cycle)
+    cyc = cycle if isinstance(cycle, Cycle) else resolve_point(model, cycle)[0]
+    if cyc.stability != "saddle":
+        raise ValueError(f"delta_sigma scores points against a saddle; this cycle (period {cyc.period}) is "
+                         f"{cyc.stability!r} with multipliers {np.round(cyc.eigenvalues, 6)}")
     return cyc.points
 
 

@@ -49,6 +49,12 @@ def test_delta_sigma_bad_input():
         plrnn.delta_sigma(model, np.zeros(2), cyc, "stable")
     with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
         plrnn.delta_sigma(model, np.zeros((3, 3)), cyc, "stable")
+    focus = plrnn.cycles(model, 1)[0]
+    assert focus.stability == "stable"
+    with pytest.raises(ValueError, match="saddle.*'stable'"):
+        plrnn.delta_sigma(model, np.ones((3, 2)), focus, "stable")
+    with pytest.raises(ValueError, match="not a point of a cycle"):
+        plrnn.delta_sigma(model, np.ones((3, 2)), np.array([5.0, 5.0]), "stable")
 
 
 class _Line:
