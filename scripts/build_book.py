@@ -70,6 +70,23 @@ def migrate_results(chapters) -> None:
             print(f"[book] stored runs moved: {old.relative_to(ROOT)} -> {new.relative_to(ROOT)}", flush=True)
 
 
+def stage_lock(stage: Path):
+    """Hold an exclusive lock on ``stage`` for this build: a second build of the same staging folder
+    (the same profile without ``--stage``) waits for the first instead of restaging the folder under
+    its running chapters. Returns the open lock file (the lock lasts as long as it stays open)."""
+    import fcntl
+
+    BUILD.mkdir(parents=True, exist_ok=True)
+    handle = open(BUILD / f".{stage.name}.lock", "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"[book] another build is using {stage.relative_to(ROOT)}; waiting for it to finish "
+              f"(or give this one its own folder with --stage NAME)", flush=True)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
 def stage_sources(stage: Path, keep_executed: list[str] = ()) -> None:
     """Copy the book's sources into ``stage``. Executed notebooks of the chapters in
     ``keep_executed`` (ids) that are already staged are kept, so that building a few chapters with
@@ -175,6 +192,7 @@ def main() -> int:
     stage = BUILD / (f"book-{args.stage}" if args.stage else f"book{suffix}")
     html = BUILD / (f"html-{args.stage}" if args.stage else f"html{suffix}")
 
+    _lock = stage_lock(stage)  # held until the process ends
     book = tocmod.read(ROOT)
     chapters = book.chapters
     try:
