@@ -7,11 +7,12 @@ here as exact backward orbits instead, and the data-space boundary is located by
 
 * :func:`skeleton` -- fixed points of a trained model (:func:`plrnn.scyfi.cycles`, exhaustive when
   affordable), split into stable ones and saddles;
-* :func:`stable_cloud` -- points of ``W^s`` of a saddle fixed point: seeds on the exact local piece
-  (:func:`plrnn.manifolds.local_seeds`) iterated backward with the inverse step (Algorithm 2), each
-  with its **normal** when ``W^s`` has codimension one (the left eigenvector ``w`` of the unstable
-  multiplier at ``p``, carried back by ``n <- J^T n`` with the Jacobian of the preimage's region, since
-  ``F`` maps tangent spaces of ``W^s`` onto each other);
+* :func:`stable_cloud` -- points of ``W^s`` of a saddle fixed point or saddle cycle: seeds on the exact
+  local piece at every cycle point (:func:`plrnn.manifolds.local_seeds`) iterated backward with the
+  inverse step (Algorithm 2), each with its **normal** when ``W^s`` has codimension one (the left
+  eigenvector ``w`` of the unstable multiplier of the k-step Jacobian at the cycle point, carried back
+  by ``n <- J^T n`` with the Jacobian of the preimage's region, since ``F`` maps tangent spaces of
+  ``W^s`` onto each other);
 * :func:`unstable_orbits` -- points of a 1-D ``W^u``: forward orbits of seeds spread (geometrically)
   over a fundamental domain ``[eps, lambda_u eps]`` of the exact local chord on both sides of ``p``;
 * :func:`label_states` -- which attractor (a stable fixed point, or "the rest") a state ends in;
@@ -81,23 +82,27 @@ class StableCloud:
 
 def stable_cloud(model: PiecewiseAffineMap, saddle: Cycle, *, n_seeds: int = 200, depth: int = 30, seed: int = 0,
                  scales: tuple[float, ...] = (0.01, 0.1, 0.5), bound: float = 50.0) -> StableCloud:
-    """Points of the stable manifold of the saddle fixed point ``saddle`` (module docstring): ``n_seeds``
-    Gaussian seeds per scale on the exact local piece, each iterated backward ``depth`` times (failed
-    inverse steps and points beyond ``|z|_inf > bound`` stop)."""
-    if not isinstance(saddle, Cycle) or not saddle.is_saddle or saddle.period != 1:
-        raise ValueError("saddle must be a saddle fixed point (a plrnn.scyfi.Cycle of period 1 with stability "
+    """Points of the stable manifold of the saddle fixed point or saddle cycle ``saddle`` (module
+    docstring): ``n_seeds`` Gaussian seeds per scale on the exact local piece at every cycle point, each
+    iterated backward ``depth`` times (failed inverse steps and points beyond ``|z|_inf > bound`` stop)."""
+    if not isinstance(saddle, Cycle) or not saddle.is_saddle:
+        raise ValueError("saddle must be a saddle fixed point or cycle (a plrnn.scyfi.Cycle with stability "
                          f"'saddle'); received {saddle!r}")
     depth = check_positive_int("depth", depth, minimum=0)
     rng = np.random.default_rng(seed)
-    space = local_space(model, saddle, 0, "stable")
-    a = local_seeds(model, space, check_positive_int("n_seeds", n_seeds), rng, scales)
-    x = space.point + a @ space.basis.T
-    codim1 = space.dim == model.M - 1
-    normals = None
-    if codim1:
-        lam, W = np.linalg.eig(saddle.jacobian.T)
-        w = np.real(W[:, np.argmax(np.abs(lam))])
-        normals = np.tile(w / np.linalg.norm(w), (x.shape[0], 1))
+    xs, ns = [], []
+    codim1 = False
+    for j in range(saddle.period):
+        space = local_space(model, saddle, j, "stable")
+        a = local_seeds(model, space, check_positive_int("n_seeds", n_seeds), rng, scales)
+        xs.append(space.point + a @ space.basis.T)
+        codim1 = space.dim == model.M - 1
+        if codim1:
+            lam, W = np.linalg.eig(saddle.point_jacobian(model, j).T)
+            w = np.real(W[:, np.argmax(np.abs(lam))])
+            ns.append(np.tile(w / np.linalg.norm(w), (xs[-1].shape[0], 1)))
+    x = np.concatenate(xs)
+    normals = np.concatenate(ns) if codim1 else None
     inv = InverseStep(model)
     pts, dep, nrm = [x], [np.zeros(x.shape[0], dtype=int)], [normals] if codim1 else []
     cur, cur_n = x, normals

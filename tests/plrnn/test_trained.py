@@ -75,3 +75,15 @@ def test_bad_inputs(map3a2):
         trained.bisect_boundary(lambda x: x[:, 0] > 0, np.zeros((2, 2)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="1-D"):
         trained.mean_return_time(np.zeros((3, 3)))
+
+
+def test_stable_cloud_of_a_saddle_cycle():
+    # the period-3 saddle of set 3B1: cloud points on the exact stable manifold of the whole orbit
+    m = paper_map("3B1")
+    from plrnn.scyfi import cycles
+
+    cyc = [c for c in cycles(m, 3) if c.is_saddle][0]
+    cloud = trained.stable_cloud(m, cyc, n_seeds=20, depth=4, seed=0)
+    exact = exact_manifold(m, cyc, 0, "stable", depth=12, box=100.0)
+    assert cloud.normals is not None and cloud.points.shape[0] > 3 * 20
+    assert exact.distance(cloud.points).max() <= 1e-9
