@@ -37,7 +37,7 @@ semi-definite -- a whole region of the ``W_L = 0`` set, bounded by non-strict sa
 which the same points are strict again with ``lambda_min ~ -||C||^2 / lambda(B)``, i.e. ``O(eps^2)``.
 
 Conventions as in :mod:`pcsaddles.dln` (``W_l (d_l, d_{l-1})``, ``x (N, d_0)``, ``y (N, d_L)``,
-``1/(2N)`` normalisation); parameter vectors row-major in layer order (SPEC 1.7).
+``1/(2N)`` normalisation); parameter vectors row-major in layer order (as in :mod:`reprokit.hessian`).
 """
 
 from __future__ import annotations
