@@ -61,7 +61,8 @@ def measured(profile: str) -> dict[str, dict]:
         claims = rec.get("claims", [])
         out[cid] = dict(seconds=float(rec["seconds"]), passed=sum(c["passed"] for c in claims), claims=len(claims),
                               environment=rec.get("environment", {}),
-                              data=sorted({d.get("name", "?") for d in rec.get("data", [])}))
+                              data=sorted({d.get("name", "?") for d in rec.get("data", [])}),
+                              coverage=rec.get("coverage", []))
     return out
 
 
@@ -91,6 +92,9 @@ def record(store: dict, profile: str, found: dict[str, dict]) -> None:
         env = m.get("environment") or {}  # what the run itself saw (None: a record without it)
         entry.update(torch_threads=env.get("torch_threads"), load_1min=env.get("load_1min"), gpu=env.get("gpu"))
         entry["data"] = m.get("data", [])
+        # how the recorded run covered each panel (run / reduced / projected / not run): the status
+        # page's coverage table shows it per row for the paper profile
+        entry["coverage"] = [dict(item=r["item"], status=r["status"]) for r in m.get("coverage", [])]
         if previous.get("note") and previous.get("seconds") == entry["seconds"]:
             entry["note"] = previous["note"]  # re-recording the same run keeps what was said about it
         store["chapters"].setdefault(stem, {})[profile] = entry

@@ -109,11 +109,9 @@ def render(toc: Toc, records: dict[str, dict | None], failures: dict[str, str], 
                 details.append("")
             if rec.get("notes"):
                 details += ["How this run differs from the paper:", ""] + [f"- {_escape(n)}" for n in rec["notes"]] + [""]
-            paper_time = times.get(ch.id, {}).get("paper")
-            paper_state = ("not measured" if paper_time is None else
-                           "projected" if paper_time.get("projected") else f"run ({duration(paper_time['seconds'])})")
             for row in rec.get("coverage", []):
-                coverage.append(f"| {_escape(row['item'])} | {row['status']} | {paper_state} | {_escape(row['why']) or '-'} "
+                coverage.append(f"| {_escape(row['item'])} | {row['status']} | "
+                                f"{_paper_state(times.get(ch.id, {}).get('paper'), row)} | {_escape(row['why']) or '-'} "
                                 f"| {_escape(title)} |")
             details += ["| claim | statement | measured | target | origin | result |", "|---|---|---|---|---|---|"]
             for c in claims:
@@ -163,6 +161,24 @@ def render(toc: Toc, records: dict[str, dict | None], failures: dict[str, str], 
                  f"cache, in {duration(build['wall'])} of wall time with {build['jobs']} worker(s); the executed "
                  f"chapters' own run times add up to {duration(build['sum'])}.", ""]
     return "\n".join(head + sections) + "\n"
+
+
+def _paper_state(entry: dict | None, row: dict) -> str:
+    """The paper profile's coverage of one panel: what the recorded paper run says of this item
+    (``chapter_times.py --record`` stores it), else what can be told from the chapter's entry (a
+    projection, a measured run) and this build ("not run" here is not run in the paper profile either,
+    unless the recorded paper run says otherwise)."""
+    if entry is None:
+        return "not run" if row["status"] == "not run" else "not measured"
+    if entry.get("projected"):
+        return "projected" if row["status"] != "not run" else "not run"
+    recorded = {r["item"]: r["status"] for r in entry.get("coverage", [])}
+    status = recorded.get(row["item"])
+    if status is None and row["status"] == "not run":
+        return "not run"
+    if status is None:
+        return f"measured ({duration(entry.get('seconds'))})"
+    return status if status == "not run" else f"{status} ({duration(entry.get('seconds'))})"
 
 
 def _anchor(caption: str) -> str:

@@ -49,14 +49,19 @@ def test_render_parts_table_coverage_relaxed_and_numbers(tmp_path):
     book = toc.read(root)
     records = {
         "alpha/figure-1-x": record("alpha/figure-1-x", [claim("A1", 0.123456), claim("A2", [1.0, 2.0], origin="book")],
-                                   coverage=[dict(item="figure 1, MNIST", status="reduced", why="5 000-image subset")]),
+                                   coverage=[dict(item="figure 1, MNIST", status="reduced", why="5 000-image subset"),
+                                             dict(item="figure 1, CIFAR-10", status="not run", why="no data")]),
         "alpha/beyond-a": record("alpha/beyond-a", [claim("B1", 3e-16, origin="derived",
-                                                          relaxed="5e-4 does not hold at T = 50")]),
+                                                          relaxed="5e-4 does not hold at T = 50")],
+                                 coverage=[dict(item="a, left", status="reduced", why="w"),
+                                           dict(item="a, right", status="reduced", why="w"),
+                                           dict(item="a, other", status="not run", why="no data here")]),
         "beta/figure-1-x": record("beta/figure-1-x", [claim("C1", 2.0, passed=False)]),
         "beta/theorem-2": None,
     }
     times = {"alpha/figure-1-x": {"quick": dict(seconds=30.0), "paper": dict(seconds=7200.0, projected=True, basis="b")},
-             "alpha/beyond-a": {"quick": dict(seconds=90.0), "paper": dict(seconds=60.0)}}
+             "alpha/beyond-a": {"quick": dict(seconds=90.0), "paper": dict(
+                 seconds=60.0, coverage=[dict(item="a, left", status="run"), dict(item="a, other", status="reduced")])}}
     page = status.render(book, records, {"beta/figure-1-x": "AssertionError: 1 of 1 claims failed"}, times,
                          cached={"alpha/beyond-a"}, build=dict(executed=2, cached=1, wall=50.0, sum=80.0, jobs=2))
     assert "**3 of 4 claims pass** across 4 chapters." in page
@@ -64,6 +69,10 @@ def test_render_parts_table_coverage_relaxed_and_numbers(tmp_path):
     assert "| {ref}`Part II: second paper <status-beta>` | 2 | 0 / 1 (1 chapter(s) failed) | not measured | not measured |" in page
     assert "Status" not in page.split("## ")[0].split("| part |")[1]  # a part without chapters has no row
     assert "| figure 1, MNIST | reduced | projected | 5 000-image subset | Chapter alpha/figure-1-x |" in page
+    assert "| figure 1, CIFAR-10 | not run | not run | no data | Chapter alpha/figure-1-x |" in page
+    assert "| a, left | reduced | run (60 s) | w |" in page  # the recorded paper run's own status per row
+    assert "| a, right | reduced | measured (60 s) | w |" in page  # no per-row record: the chapter's time only
+    assert "| a, other | not run | reduced (60 s) | no data here |" in page
     assert "- `B1` (Chapter alpha/beyond-a): target < 1. 5e-4 does not hold at T = 50" in page
     assert "| `A1` | statement A1 | 0.1235 | < 1 | paper | pass |" in page
     assert "| `A2` | statement A2 | 1, 2 | < 1 | book check | pass |" in page  # a list, not "[1.0, 2.0]"
