@@ -9,6 +9,8 @@ that
   ``mjx-container``, no MathJax error node is left, and no raw TeX (``$$``, ``\\(``, ``\\[``,
   ``\\begin{``, ``\\frac``, any ``\\command``) is left in the text outside code,
 * no web font failed to load (MathJax's CHTML fonts, the theme's icon fonts),
+* every figure in the content has a caption (a ``figcaption`` of at least a short sentence) and
+  alt text that describes it (a phrase of several words, not a file name),
 * the browser reported no console error, no uncaught exception, no failed request and no
   HTTP error, and made no request outside the local server (requests elsewhere are aborted,
   so the check means the same with or without a network),
@@ -55,7 +57,7 @@ _PAGE_CHECK_JS = r"""
 async () => {
   const timeout = (ms, v) => new Promise(r => setTimeout(() => r(v), ms));
   const out = {badImages: [], mathjax: 'absent', mathElements: 0, containers: 0,
-               untypeset: [], mathErrors: [], rawTex: [], badFonts: []};
+               untypeset: [], mathErrors: [], rawTex: [], badFonts: [], figures: [], nFigures: 0};
 
   const imgs = Array.from(document.images);
   for (const img of imgs) if (img.loading === 'lazy') img.loading = 'eager';
@@ -68,6 +70,22 @@ async () => {
   for (const img of imgs) {
     if (!(img.complete && img.naturalWidth > 0)) {
       out.badImages.push(img.getAttribute('src') || img.currentSrc || img.outerHTML.slice(0, 120));
+    }
+  }
+
+  // Every figure of the content (notebook outputs, markdown images) has a caption and alt text
+  // that describes it: a sentence, not a file name.
+  for (const img of document.querySelectorAll('article img')) {
+    const src = img.getAttribute('src') || '';
+    if (img.closest('nav, header, footer, .navbar, .bd-sidebar')) continue;
+    out.nFigures += 1;
+    const fig = img.closest('figure');
+    const cap = fig ? fig.querySelector('figcaption') : null;
+    const capText = cap ? cap.textContent.replace(/\s+/g, ' ').trim() : '';
+    const alt = (img.getAttribute('alt') || '').trim();
+    if (capText.length < 20) out.figures.push(`figure without a caption: ${src}`);
+    if (alt.length < 20 || alt.split(/\s+/).length < 4 || /\.(png|jpe?g|svg|gif)$/i.test(alt) || alt.includes('_images/')) {
+      out.figures.push(`figure without real alt text (alt=${JSON.stringify(alt.slice(0, 60))}): ${src}`);
     }
   }
 
@@ -188,6 +206,7 @@ class PageReport:
     seconds: float = 0.0
     math_elements: int = 0
     containers: int = 0
+    figures: int = 0  # content images checked for a caption and alt text
 
 
 def check_site(site_dir: Path, screenshot_dir: Path, chromium: str) -> list[PageReport]:
@@ -285,6 +304,8 @@ def _check_page(context, url: str, base: str, report: PageReport, external: list
         problems.append(f"web font failed to load: {family}")
     for src in result["badImages"]:
         problems.append(f"image did not load: {src}")
+    problems.extend(result["figures"])
+    report.figures = result["nFigures"]
     report.math_elements = result["mathElements"]
     report.containers = result["containers"]
     if result["mathElements"] and result["mathjax"] != "typeset":

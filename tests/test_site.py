@@ -2,7 +2,8 @@
 
 Serves the built HTML (the ``site_dir`` fixture from tests/conftest.py) on a loopback
 http.server and opens every page with Playwright driving Debian's chromium. A page fails if
-an image did not load, math was left as raw TeX or MathJax reported an error, or the browser
+an image did not load, a figure has no caption or no real alt text, math was left as raw TeX or
+MathJax reported an error, or the browser
 logged a console error, an uncaught exception, a failed request or a request to anywhere but
 the local server (a CDN, say: those are blocked, so the result is the same with or without a
 network). Full-page screenshots go to _build/screenshots/<page>.png at the repository root.
@@ -47,6 +48,7 @@ def test_every_page_renders_offline(site_dir: Path) -> None:
     for r in opened:  # shown with -rP, or with the failure
         print(f"{r.page}: {r.seconds:.1f} s, {r.math_elements} math element(s), "
               f"{r.containers} typeset")
+    assert sum(r.figures for r in opened) > 0, "no figure was found on any page: the caption/alt-text check saw nothing"
     problems = [f"{r.page}: {p}" for r in reports for p in r.problems]
     if problems:
         bad_pages = sum(1 for r in reports if r.problems)
