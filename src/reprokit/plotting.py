@@ -23,8 +23,14 @@ COLORS = {
 
 
 def use_book_style() -> None:
-    """Apply the book-wide matplotlib settings (readable at page width, no chart junk)."""
+    """Apply the book-wide display settings: matplotlib (readable at page width, no chart junk) and
+    numpy's printing of scalars as plain numbers (``0.0367``, not numpy 2's ``np.float64(0.0367)``),
+    so that printed values and values glued into the prose (``{glue:text}`key:.3f```, which parses
+    the printed form) read as numbers."""
+    import numpy as np
     import seaborn as sns
+
+    np.set_printoptions(legacy="1.25")
 
     sns.set_theme(context="notebook", style="ticks")
     mpl.rcParams.update(
