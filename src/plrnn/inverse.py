@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .models import PiecewiseAffineMap, check_states
+from .regions import in_region
 
 __all__ = ["InverseStep", "InverseResult", "inverse_step"]
 
@@ -50,6 +51,8 @@ class InverseStep:
     ``model``; ``tol`` (relative forward-check tolerance, 1e-9); ``max_hamming`` (largest Hamming
     distance tried in stage 4; default: all switching units). Call it on targets ``y (n, M)``.
     """
+
+    VECTOR_UNITS = 10  # stage 4 tries all 2^s regions at once up to this many switching units
 
     def __init__(self, model: PiecewiseAffineMap, *, tol: float = 1e-9, max_hamming: int | None = None):
         if not isinstance(model, PiecewiseAffineMap):
@@ -86,7 +89,10 @@ class InverseStep:
             Jinv, c, cond = piece
             cand[sel] = (y[idx[sel]] - c) @ Jinv.T
             conds[sel] = cond
+        # a valid preimage lies in (the closure of) the region whose branch produced it: test that
+        # cheaply first, with a loose tolerance, and run the forward check only on those candidates
         good = np.all(np.isfinite(cand), axis=1)
+        good[good] = in_region(model, cand[good], codes[good], 1e-6)
         err = np.full(idx.size, np.inf)
         if np.any(good):
             err[good] = np.linalg.norm(model.step(cand[good]) - y[idx[good]], axis=1)
@@ -129,19 +135,71 @@ class InverseStep:
             rest = rest[~ok3]
         # stage 4: Hamming distance 1, 2, ... from the target's region
         s = int(model.switching_units.size)
-        for dist in range(1, self.max_hamming + 1):
-            for flips in itertools.combinations(range(s), dist):
-                if not rest.size:
-                    break
-                mask = np.int64(sum(1 << f for f in flips))
-                ok4, _ = self._try(y, code_y[rest] ^ mask, out, rest, 4)
-                rest = rest[~ok4]
+        if rest.size and s <= self.VECTOR_UNITS:
+            self._stage4_all_regions(y, code_y, out, rest)
+        else:
+            for dist in range(1, self.max_hamming + 1):
+                for flips in itertools.combinations(range(s), dist):
+                    if not rest.size:
+                        break
+                    mask = np.int64(sum(1 << f for f in flips))
+                    ok4, _ = self._try(y, code_y[rest] ^ mask, out, rest, 4)
+                    rest = rest[~ok4]
         np.add.at(self.stage_counts, out.stage, 1)
         out.x = out.x.reshape(shape)
         out.stage = out.stage.reshape(shape[:-1])
         out.code = out.code.reshape(shape[:-1])
         out.cond = out.cond.reshape(shape[:-1])
         return out
+
+    def _mask_rank(self) -> np.ndarray:
+        """Position of every flip mask in stage 4's order (Hamming distance 1, 2, ..., then
+        ``itertools.combinations`` order); ``-1`` for the empty mask and masks beyond ``max_hamming``."""
+        if not hasattr(self, "_rank"):
+            s = int(self.model.switching_units.size)
+            rank = np.full(1 << s, -1, dtype=np.int64)
+            k = 0
+            for dist in range(1, self.max_hamming + 1):
+                for flips in itertools.combinations(range(s), dist):
+                    rank[sum(1 << f for f in flips)] = k
+                    k += 1
+            self._rank = rank
+        return self._rank
+
+    def _stage4_all_regions(self, y: np.ndarray, code_y: np.ndarray, out: InverseResult, rest: np.ndarray) -> None:
+        """Stage 4 for few switching units (``2^s`` regions, ``s <= VECTOR_UNITS``): every region's
+        candidate for every remaining target at once, and per target the valid region that comes
+        first in the cascade's order (:meth:`_mask_rank`) -- the same choice as trying the flips one
+        by one, without a pass over all targets per flip."""
+        model = self.model
+        rank = self._mask_rank()
+        best = np.full(rest.size, np.iinfo(np.int64).max)
+        bx = np.full((rest.size, model.M), np.nan)
+        bcode = np.full(rest.size, -1, dtype=np.int64)
+        bcond = np.full(rest.size, np.nan)
+        yr = y[rest]
+        tol = self.tol * (1 + np.linalg.norm(yr, axis=1))
+        for code in range(model.n_regions):
+            piece = self._piece(code)
+            if piece is None:
+                continue
+            rk = rank[code_y[rest] ^ code]
+            rows = np.flatnonzero((rk >= 0) & (rk < best))
+            if rows.size == 0:
+                continue
+            Jinv, c, cond = piece
+            cand = (yr[rows] - c) @ Jinv.T
+            inside = in_region(model, cand, np.full(rows.size, code), 1e-6)
+            rows, cand = rows[inside], cand[inside]
+            ok = np.linalg.norm(model.step(cand) - yr[rows], axis=1) <= tol[rows]
+            rows, cand = rows[ok], cand[ok]
+            best[rows], bx[rows], bcode[rows], bcond[rows] = rk[rows], cand, code, cond
+        got = bcode >= 0
+        acc = rest[got]
+        out.x[acc], out.stage[acc], out.code[acc], out.cond[acc] = bx[got], 4, bcode[got], bcond[got]
+        for code in np.unique(bcode[got]):
+            if int(code) not in self.pool:
+                self.pool.append(int(code))
 
     def stages(self) -> dict[int, int]:
         """Stage counts so far: ``{1: n1, 2: n2, 3: n3, 4: n4, 5: failures}``."""

@@ -10,19 +10,26 @@ Algorithm 1 (paper, Sec. 3; seeding after the authors' implementation notes):
 2. propagate the seeds one step: with ``F`` for the unstable manifold (``sigma = -1``), with the
    inverse step (Algorithm 2, :class:`plrnn.inverse.InverseStep`) for the stable one
    (``sigma = +1``);
-3. group the images by their destination region and fit a piece to each group: PCA with ``d``
-   components (origin, orthonormal basis, coordinate box); re-seed ``n_seeds`` points uniformly in
-   the piece's coordinate box (plus its corners), keep those inside the region; drop points with
-   ``|z|_inf > bound``;
-4. repeat for ``n_iter`` iterations.
+3. group the images by their destination region and fit a piece to each group of at least
+   ``d + 1`` points: PCA with ``d`` components (origin, orthonormal basis, coordinate box of the
+   points); drop points with ``|z|_inf > bound``;
+4. re-seed ``n_seeds`` points on each new piece, inside its region (:func:`_seed_pieces`: uniform in
+   the coordinate box plus its corners for ``d <= 3``; hit-and-run in the piece's polytope from its
+   own support points for ``d >= 4``, where a box is almost all outside the region) and repeat from
+   2 for ``n_iter`` iterations.
+
+A flat piece is the part of its plane inside its coordinate box and inside its region (a convex
+polytope, :mod:`plrnn.polytope`); :meth:`PieceManifold.sample` and :meth:`PieceManifold.distance`
+use exactly that set, in any dimension.
 
 Two grouping variants (the paper's text does not fix one):
 
 * ``variant="provenance"`` (default): group by (parent piece, destination region). One flat piece is
   mapped by one affine branch, so each group is exactly flat and PCA reproduces it (the residual
-  ratio ``s_{d+1} / s_1`` is recorded per piece). For 1-D pieces the point where a parent's image
-  crosses a border is computed exactly (one linear equation) and given to both neighbouring pieces,
-  so that the pieces meet at the borders.
+  ratio ``s_{d+1} / s_1`` is recorded per piece). For 1-D pieces the path of the images between
+  two consecutive seeds is followed exactly across every border it crosses (:func:`_border_points`),
+  and each crossing point is given to the pieces on both sides, so that the pieces meet at the
+  borders and a region passed between two seeds gets its piece too.
 * ``variant="region"`` (paper-like): group by destination region only. A region that the manifold
   passes through several times (a fold) then holds a non-flat point set: PCA is used when the
   ``(d+1)``-th explained-variance ratio is below ``flat_tol = 1e-6``, otherwise the *fallback*
@@ -46,7 +53,8 @@ from reprokit.checks import check_choice, check_positive_int
 from .inverse import InverseStep
 from .local import KINDS, LocalSpace, chord, local_space
 from .models import PiecewiseAffineMap, check_states
-from .polyline import PolylineManifold, exact_manifold
+from .polyline import PolylineManifold, backward_image, exact_manifold, split_at_borders
+from .polytope import chebyshev_points, hit_and_run, intervals, piece_constraints, project
 from .regions import coherently_oriented, in_region
 from .scyfi import Cycle, cycle_through
 
@@ -141,8 +149,14 @@ class PieceManifold:
     """The result of Algorithm 1: flat pieces as arrays over pieces ``P`` (``origins (P, M)``,
     ``bases (P, M, d)``, coordinate boxes ``lo, hi (P, d)``, region ids ``codes``, ``levels``
     (iteration that made the piece, 0 = local), ``parents`` (-1 for local pieces), PCA
-    ``residuals`` ``s_{d+1}/s_1``) and ``curved`` pieces (kernel PCA). ``stats``: pieces per
-    iteration, regions visited, inverse-step stage counts, seconds."""
+    ``residuals`` ``s_{d+1}/s_1``, ``counts`` (points each piece was fitted to)) and ``curved``
+    pieces (kernel PCA). ``support (S, M)``: the points each flat piece was fitted to (images of the
+    previous iteration's seeds, for a local piece its seeds), ``support_owner (S,)`` their piece.
+    ``stats``: pieces per iteration, regions visited, inverse-step stage counts, seconds.
+
+    A flat piece is the part of its plane ``o + E c`` inside its coordinate box *and* inside its
+    region, a convex polytope (:mod:`plrnn.polytope`): :meth:`sample` draws points of it and
+    :meth:`distance` measures to it, in any dimension."""
 
     model: PiecewiseAffineMap
     cycle: Cycle
@@ -160,6 +174,9 @@ class PieceManifold:
     curved: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     method: str = "paper"
+    counts: np.ndarray | None = None
+    support: np.ndarray | None = None
+    support_owner: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -173,59 +190,180 @@ class PieceManifold:
         """Distinct region ids holding a piece."""
         return np.unique(np.concatenate([self.codes, np.array([c.code for c in self.curved], dtype=np.int64)]))
 
-    def sample(self, n: int, seed: int = 0, within: tuple[Any, Any] | None = None, max_rounds: int = 200) -> np.ndarray:
-        """``n`` points spread over the pieces (chosen by extent, uniform in their coordinate box,
-        inside their region; optionally only inside the box ``within = (lo, hi)``), ``(n, M)``."""
+    def constraints(self, window: tuple[Any, Any] | None = None, pieces: Any = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The flat pieces (all, or the indices ``pieces``) as polytopes ``{c : A c <= b}`` in their
+        coefficients: box, region and optionally the state-space box ``window``
+        (:func:`plrnn.polytope.piece_constraints`)."""
+        idx = np.arange(self.origins.shape[0]) if pieces is None else np.asarray(pieces, dtype=np.int64)
+        return piece_constraints(self.model, self.origins[idx], self.bases[idx], self.lo[idx], self.hi[idx],
+                                 self.codes[idx], window)
+
+    def _flat_sample(self, n: int, rng: np.random.Generator, within, burn: int | None):
+        """Flat-piece points: ``(sizes (P,), draw(counts) -> points)``; sizes are lengths for ``d = 1``
+        (exact intervals), else volume proxies ``sqrt(det Cov)`` of pilot hit-and-run chains."""
+        P, d = self.origins.shape[0], self.dim
+        if P == 0:
+            return np.zeros(0), lambda counts: (np.zeros((0, self.model.M)), np.zeros(0, dtype=np.int64))
+        cand = np.arange(P)
+        if within is not None:  # pieces whose box image can meet the window
+            w_lo = np.broadcast_to(np.asarray(within[0], dtype=np.float64), (self.model.M,))
+            w_hi = np.broadcast_to(np.asarray(within[1], dtype=np.float64), (self.model.M,))
+            lo_c, hi_c = self.bases * self.lo[:, None, :], self.bases * self.hi[:, None, :]  # (P, M, d)
+            x_lo = self.origins + np.minimum(lo_c, hi_c).sum(-1)
+            x_hi = self.origins + np.maximum(lo_c, hi_c).sum(-1)
+            cand = np.flatnonzero(np.all((x_hi >= w_lo) & (x_lo <= w_hi), axis=1))
+        A, b = self.constraints(within, cand)
+        sizes = np.zeros(P)
+        if d == 1:
+            lo_t, hi_t = intervals(A, b)
+            sizes[cand] = np.maximum(hi_t - lo_t, 0.0)
+
+            def draw(counts):
+                which = np.repeat(cand, counts[cand])
+                k = np.repeat(np.arange(cand.size), counts[cand])
+                t = lo_t[k] + (hi_t[k] - lo_t[k]) * rng.random(k.size)
+                return self.origins[which] + self.bases[which, :, 0] * t[:, None], which
+
+            return sizes, draw
+        centres, radii = chebyshev_points(A, b)
+        scale = 1e-10 * (1.0 + np.abs(self.origins[cand]).max(axis=1))
+        full = radii > scale  # full-dimensional (a lower-dimensional slice has measure zero)
+        cand, A, b, centres = cand[full], A[full], b[full], centres[full]
+        burn = 5 * d + 20 if burn is None else int(burn)
+        n_pilot = 2 * d + 2
+        k = np.repeat(np.arange(cand.size), n_pilot)
+        pilot = hit_and_run(A, b, centres[k], burn, rng, piece=k).reshape(cand.size, n_pilot, d)
+        if cand.size:
+            cov = np.einsum("pki,pkj->pij", pilot - pilot.mean(1, keepdims=True), pilot - pilot.mean(1, keepdims=True))
+            sign, logdet = np.linalg.slogdet(cov / (n_pilot - 1))
+            sizes[cand] = np.where(sign > 0, np.exp(0.5 * (logdet - np.max(np.where(sign > 0, logdet, -np.inf)))), 0.0)
+
+        def draw(counts):
+            kk = np.repeat(np.arange(cand.size), counts[cand])
+            start = pilot[kk, rng.integers(0, n_pilot, kk.size)]
+            c = hit_and_run(A, b, start, 2 * d + 5, rng, piece=kk)
+            which = cand[kk]
+            return self.origins[which] + np.einsum("nmd,nd->nm", self.bases[which], c), which
+
+        return sizes, draw
+
+    def sample(self, n: int, seed: int = 0, within: tuple[Any, Any] | None = None, max_rounds: int = 200,
+               burn: int | None = None, return_piece: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """``n`` points spread over the pieces inside their regions (optionally only inside the box
+        ``within = (lo, hi)``), ``(n, M)``. A flat piece is chosen in proportion to its size (length,
+        area, ... of its polytope; for ``d >= 2`` a volume proxy from pilot chains), and a point of it
+        drawn uniformly: exactly for ``d = 1`` (an interval), by hit-and-run for ``d >= 2`` (``burn``
+        moves of pilot chains from the polytope's Chebyshev centre, default ``5 d + 20``, then
+        ``2 d + 5`` moves per point). Curved pieces (kernel PCA) are drawn in their latent box and
+        kept inside their region and the window (at most ``max_rounds`` rounds). With
+        ``return_piece=True`` also the piece of each point ``(n,)`` (flat pieces ``0 .. P-1``, curved
+        piece ``i`` as ``P + i``)."""
         n = check_positive_int("n", int(n))
         rng = np.random.default_rng(seed)
-        size = np.prod(np.maximum(self.hi - self.lo, 0.0), axis=1)
-        out, have = [], 0
-        curved_w = np.array([max(len(c.points), 1) for c in self.curved], dtype=float)
-        for _ in range(max_rounds):
-            m = 4 * (n - have) + 64
-            cand = []
-            if size.sum() > 0:
-                which = rng.choice(size.size, size=m, p=size / size.sum())
-                coef = self.lo[which] + (self.hi[which] - self.lo[which]) * rng.random((m, self.dim))
-                pts = self.origins[which] + np.einsum("pmd,pd->pm", self.bases[which], coef)
-                cand.append(pts[in_region(self.model, pts, self.codes[which], 1e-9)])
-            if self.curved:
-                for ci in rng.choice(len(self.curved), size=min(m, 8 * len(self.curved)), p=curved_w / curved_w.sum()):
-                    c = self.curved[ci]
-                    pts = c.draw(8, rng)
-                    cand.append(pts[in_region(self.model, pts, np.full(8, c.code), 1e-9)])
-            pts = np.concatenate(cand) if cand else np.zeros((0, self.model.M))
-            if within is not None:
-                lo, hi = within
-                pts = pts[np.all((pts >= lo) & (pts <= hi), axis=1)]
-            out.append(pts)
-            have += pts.shape[0]
-            if have >= n:
-                break
-        pts = np.concatenate(out)
-        if pts.shape[0] < n:
-            raise ValueError(f"could only draw {pts.shape[0]} of {n} points on the manifold "
+        sizes, draw = self._flat_sample(n, rng, within, burn)
+        curved_sizes = np.array([_extent(c.points, self.dim) for c in self.curved])
+        total = sizes.sum() + curved_sizes.sum()
+        if total <= 0:
+            raise ValueError(f"could only draw 0 of {n} points on the manifold "
                              f"{'inside the window ' + str(within) if within is not None else ''}")
-        return pts[rng.permutation(pts.shape[0])[:n]]
+        counts = rng.multinomial(n, np.concatenate([sizes, curved_sizes]) / total)
+        pts, which = draw(counts[:sizes.size])
+        out, owner = [pts], [which]
+        for ci, m_ in enumerate(counts[sizes.size:]):
+            if m_ == 0:
+                continue
+            c, got, have = self.curved[ci], [], 0
+            for _ in range(max_rounds):
+                pts = c.draw(4 * (m_ - have) + 16, rng)
+                pts = pts[in_region(self.model, pts, np.full(pts.shape[0], c.code), 1e-9)]
+                if within is not None:
+                    pts = pts[np.all((pts >= within[0]) & (pts <= within[1]), axis=1)]
+                got.append(pts)
+                have += pts.shape[0]
+                if have >= m_:
+                    break
+            pts = np.concatenate(got)
+            if pts.shape[0] < m_:
+                raise ValueError(f"could only draw {pts.shape[0]} of {m_} points on a curved piece "
+                                 f"{'inside the window ' + str(within) if within is not None else ''}")
+            out.append(pts[:m_])
+            owner.append(np.full(m_, sizes.size + ci))
+        pts, owner = np.concatenate(out), np.concatenate(owner)
+        perm = rng.permutation(pts.shape[0])
+        return (pts[perm], owner[perm]) if return_piece else pts[perm]
+
+    def piece_distance(self, x: Any, pieces: Any) -> np.ndarray:
+        """Distance from each point ``x[i]`` to the flat piece ``pieces[i]`` (the part of its plane
+        inside its box and its region): exact for ``d = 1``; for ``d >= 2`` the nearest point of the
+        polytope by Dykstra's projections (:func:`plrnn.polytope.project`). ``(n,)``."""
+        x = check_states(x, self.model.M, "x")
+        idx = np.asarray(pieces, dtype=np.int64)
+        if x.ndim != 2 or idx.shape != (x.shape[0],):
+            raise ValueError(f"x must have shape (n, {self.model.M}) and pieces shape (n,); received {x.shape}, "
+                             f"{idx.shape}")
+        rel = x - self.origins[idx]
+        E = self.bases[idx]
+        c = np.einsum("nm,nmd->nd", rel, E)
+        perp = rel - np.einsum("nmd,nd->nm", E, c)
+        A, b = self.constraints(None, idx)
+        s = A.shape[1] - 2 * self.dim  # region rows first, then the box
+        if self.dim == 1:
+            lo_t, hi_t = intervals(A, b)
+            cc = np.clip(c[:, 0], lo_t, hi_t)[:, None]
+        else:
+            cc = np.clip(c, self.lo[idx], self.hi[idx])
+            bad = np.any(np.einsum("nkd,nd->nk", A[:, :s], cc) > b[:, :s], axis=1)
+            if np.any(bad):
+                cc[bad] = project(A[bad, :s], b[bad, :s], self.lo[idx[bad]], self.hi[idx[bad]], c[bad])
+        return np.sqrt(np.einsum("nm,nm->n", perp, perp) + np.einsum("nd,nd->n", c - cc, c - cc))
 
     def distance(self, x: Any, chunk: int = 4_000_000) -> np.ndarray:
-        """Distance from ``x (n, M)`` to the nearest flat piece (exact distance to the coordinate box in
-        the piece's plane; the region restriction is ignored) or curved piece (nearest training point)."""
+        """Distance from ``x (n, M)`` to the nearest flat piece (the part of its plane inside its box and
+        its region, :meth:`piece_distance`) or curved piece (nearest training point). For ``d >= 2``
+        the exact projection is computed only where the nearest point of the plane's box lies
+        outside the region and could still be the nearest piece."""
         x = check_states(x, self.model.M, "x")
         best = np.full(x.shape[0], np.inf)
         P = self.origins.shape[0]
         if P:
             step = max(1, chunk // max(1, P * self.model.M))
-            for s in range(0, x.shape[0], step):
-                rel = x[s:s + step, None, :] - self.origins[None]  # (b, P, M)
+            if self.dim == 1:
+                A, b = self.constraints()
+                lo_t, hi_t = intervals(A, b)
+            for s0 in range(0, x.shape[0], step):
+                rel = x[s0:s0 + step, None, :] - self.origins[None]  # (n, P, M)
                 c = np.einsum("bpm,pmd->bpd", rel, self.bases)
+                perp = rel - np.einsum("pmd,bpd->bpm", self.bases, c)  # explicit: |rel|^2 - |c|^2 would cancel
+                perp2 = np.einsum("bpm,bpm->bp", perp, perp)
+                if self.dim == 1:
+                    cc = np.clip(c[..., 0], lo_t[None], hi_t[None])[..., None]
+                    best[s0:s0 + step] = np.sqrt(perp2 + ((c - cc) ** 2).sum(-1)).min(axis=1)
+                    continue
                 cc = np.clip(c, self.lo[None], self.hi[None])
-                diff = rel - np.einsum("pmd,bpd->bpm", self.bases, cc)
-                best[s:s + step] = np.sqrt(np.einsum("bpm,bpm->bp", diff, diff).min(axis=1))
+                lower = np.sqrt(perp2 + ((c - cc) ** 2).sum(-1))  # to the plane's box
+                xs = self.origins[None] + np.einsum("pmd,bpd->bpm", self.bases, cc)
+                inside = in_region(self.model, xs, np.broadcast_to(self.codes, lower.shape), 1e-9)
+                upper = np.where(inside, lower, np.sqrt(np.einsum("bpm,bpm->bp", rel, rel)))  # the origin is inside
+                cur = upper.min(axis=1)
+                ii, pp = np.nonzero(~inside & (lower < cur[:, None]))
+                if ii.size:
+                    dd = self.piece_distance(x[s0 + ii], pp)
+                    np.minimum.at(cur, ii, dd)
+                best[s0:s0 + step] = cur
         for cp in self.curved:
             dd = np.sqrt(((x[:, None, :] - cp.points[None]) ** 2).sum(-1)).min(axis=1)
             best = np.minimum(best, dd)
         return best
+
+
+def _extent(points: np.ndarray, d: int) -> float:
+    """Size of a point set along its ``d`` principal directions (product of the ranges): the weight
+    of a curved piece when sampling."""
+    rel = points - points.mean(0)
+    _, _, Vt = np.linalg.svd(rel, full_matrices=False)
+    coef = rel @ Vt[:d].T
+    return float(np.prod(np.ptp(coef, axis=0)))
 
 
 # ---- Algorithm 1 ------------------------------------------------------------------------------------
@@ -264,29 +402,60 @@ def _fit_groups(Y: np.ndarray, key: np.ndarray, d: int) -> dict[str, np.ndarray]
     return dict(keys=uniq, inv=inv, counts=counts, origin=mean, basis=basis, lo=lo, hi=hi, residual=residual, evr=evr)
 
 
-def _seed_pieces(origins, bases, lo, hi, codes, n_seeds, rng, model):
-    """Uniform seeds in each piece's box plus its corners (for ``d <= 3``), kept inside the piece's region.
-    Returns points, owner index, coordinates."""
+def _seed_pieces(gen, n_seeds, rng, model):
+    """Seeds of the next iteration on each piece of ``gen``, inside the piece's region. Returns
+    points, owner index, coordinates.
+
+    * ``d <= 3``: uniform in the coordinate box plus its ``2^d`` corners (for ``d = 1`` the two ends
+      of the interval), which carry the piece's extent to the next generation, kept inside the
+      region;
+    * ``d >= 4``: the box is mostly outside the piece's region in high dimension (and ``2^d``
+      corners would swamp the seeds), so the seeds are hit-and-run points of the piece's
+      polytope (box and region, :mod:`plrnn.polytope`), each chain started at one of the piece's
+      support points and moved ``2 d + 5`` times, plus the support points extreme in each
+      coordinate (which carry the extent)."""
+    origins, bases, lo, hi, codes = gen["origin"], gen["basis"], gen["lo"], gen["hi"], gen["code"]
     P, M, d = bases.shape
-    if d <= 3:  # the box's corners carry its extent to the next generation
+    if d <= 3:
         corners = np.array(np.meshgrid(*[[0.0, 1.0]] * d, indexing="ij")).reshape(d, -1).T  # (2^d, d)
         u = np.concatenate([np.broadcast_to(corners, (P,) + corners.shape), rng.random((P, n_seeds, d))], axis=1)
-    else:  # 2^d corners would swamp the seeds
-        u = rng.random((P, n_seeds, d))
-    coef = lo[:, None, :] + (hi - lo)[:, None, :] * u  # (P, S, d)
-    pts = origins[:, None, :] + np.einsum("pmd,psd->psm", bases, coef)
-    owner = np.repeat(np.arange(P), coef.shape[1])
-    pts, coef = pts.reshape(-1, M), coef.reshape(-1, d)
+        coef = lo[:, None, :] + (hi - lo)[:, None, :] * u  # (P, S, d)
+        owner = np.repeat(np.arange(P), coef.shape[1])
+        coef = coef.reshape(-1, d)
+    else:
+        sup, own = gen["support"], gen["support_owner"]
+        sc = np.einsum("nm,nmd->nd", sup - origins[own], bases[own])  # support coefficients
+        # the support points extreme in each coordinate, per piece
+        ext = []
+        for fn in (np.minimum, np.maximum):
+            best = np.full((P, d), np.inf if fn is np.minimum else -np.inf)
+            fn.at(best, own, sc)
+            hit = sc == best[own]
+            ext.append(np.flatnonzero(hit.any(axis=1)))
+        ext = np.unique(np.concatenate(ext))
+        # n_seeds chains per piece from random support points of that piece
+        order = np.argsort(own, kind="stable")
+        first = np.searchsorted(own[order], np.arange(P))
+        size = np.bincount(own, minlength=P)
+        owner_h = np.repeat(np.arange(P), n_seeds)
+        start = sc[order[first[owner_h] + rng.integers(0, np.maximum(size[owner_h], 1))]]
+        A, b = piece_constraints(model, origins, bases, lo, hi, codes)
+        walk = hit_and_run(A, b, start, 2 * d + 5, rng, piece=owner_h)
+        coef = np.concatenate([sc[ext], walk])
+        owner = np.concatenate([own[ext], owner_h])
+    pts = origins[owner] + np.einsum("nmd,nd->nm", bases[owner], coef)
     keep = in_region(model, pts, codes[owner], 1e-9)
     return pts[keep], owner[keep], coef[keep]
 
 
 def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, variant: str = "provenance",
-               n_iter: int = 12, n_seeds: int = 30, n_local: int = 100, bound: float = 50.0, seed: int = 0,
+               n_iter: int = 12, n_seeds: int | None = None, n_local: int = 100, bound: float = 50.0, seed: int = 0,
                curved: str = "kpca", flat_tol: float = 1e-6, max_points: int = 2_000_000,
                inverse_tol: float = 1e-9) -> PieceManifold:
     """The paper's Algorithm 1 (module docstring) for the ``kind`` manifold of the saddle ``cycle``,
-    started at every cycle point; ``j`` names the point the result is reported for."""
+    started at every cycle point; ``j`` names the point the result is reported for. ``n_seeds``:
+    seeds per piece and iteration; default the paper's rule ``N_s = k d`` (``k`` neighbouring
+    regions, here the number of switching units; ``d`` the manifold's dimension), at least 30."""
     check_choice("kind", kind, KINDS)
     check_choice("variant", variant, ("provenance", "region"))
     check_choice("curved", curved, ("kpca", "cluster"))
@@ -304,7 +473,8 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
     # local pieces at every cycle point
     spaces = [local_space(model, cycle, i, kind) for i in range(cycle.period)]
     d = spaces[0].dim
-    O, B, LO, HI, C, LEV, PAR, RES = [], [], [], [], [], [], [], []
+    n_seeds = max(30, int(model.switching_units.size) * d) if n_seeds is None else check_positive_int("n_seeds", n_seeds)
+    O, B, LO, HI, C, LEV, PAR, RES, CNT, SUP, SOWN = [], [], [], [], [], [], [], [], [], [], []
     for sp in spaces:
         if d == 1:  # the exact local chord (an interval in closed form), capped at the bound box
             a = np.array(_bounded_chord(model, sp, bound))[:, None]
@@ -313,19 +483,21 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
         if a.shape[0] < 2 or np.all(a.max(0) - a.min(0) <= 0):
             continue
         O.append(sp.point[None]), B.append(sp.basis[None]), LO.append(a.min(0)[None]), HI.append(a.max(0)[None])
-        C.append([cycle.codes[sp.j]]), LEV.append([0]), PAR.append([-1]), RES.append([0.0])
+        C.append([cycle.codes[sp.j]]), LEV.append([0]), PAR.append([-1]), RES.append([0.0]), CNT.append([a.shape[0]])
+        SUP.append(sp.point + a @ sp.basis.T), SOWN.append(np.full(a.shape[0], len(O) - 1))
     if not O:
         raise ValueError("no seed point satisfied the local itinerary condition; the saddle may sit on a border")
     gen = dict(origin=np.concatenate(O), basis=np.concatenate(B), lo=np.concatenate(LO), hi=np.concatenate(HI),
                code=np.concatenate(C).astype(np.int64), level=np.concatenate(LEV), parent=np.concatenate(PAR),
-               residual=np.concatenate(RES).astype(float))
+               residual=np.concatenate(RES).astype(float), count=np.concatenate(CNT).astype(np.int64),
+               support=np.concatenate(SUP), support_owner=np.concatenate(SOWN).astype(np.int64))
     stored = [gen]
     curved_pieces: list[CurvedPiece] = []
     offset = gen["origin"].shape[0]
     per_iter = [int(offset)]
     gen_curved: list[CurvedPiece] = []
     for it in range(1, n_iter + 1):
-        X, owner, coef = _seed_pieces(gen["origin"], gen["basis"], gen["lo"], gen["hi"], gen["code"], n_seeds, rng, model)
+        X, owner, coef = _seed_pieces(gen, n_seeds, rng, model)
         if gen_curved:  # region-only variant: curved pieces seed the next generation too
             m = 4 * n_seeds
             pts = np.concatenate([c.draw(m, rng) for c in gen_curved])
@@ -344,7 +516,7 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
             break
         reg = model.region_id(Y)
         if variant == "provenance" and d == 1:
-            extra_Y, extra_owner, extra_reg = _border_points(model, kind, gen, owner, coef, reg)
+            extra_Y, extra_owner, extra_reg = _border_points(model, kind, gen, owner, coef, reg, Y, inverse)
             Y = np.concatenate([Y, extra_Y])
             owner = np.concatenate([owner, extra_owner])
             reg = np.concatenate([reg, extra_reg])
@@ -366,9 +538,12 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
             parent = np.full(int(keep.sum()), -1)
         else:
             parent = fit["keys"][keep] // model.n_regions + offset - gen["origin"].shape[0]
+        n_new = int(keep.sum())
+        in_kept = keep[fit["inv"]]
         new = dict(origin=fit["origin"][keep], basis=fit["basis"][keep], lo=fit["lo"][keep], hi=fit["hi"][keep],
-                   code=code[keep].astype(np.int64), level=np.full(int(keep.sum()), it), parent=parent,
-                   residual=fit["residual"][keep])
+                   code=code[keep].astype(np.int64), level=np.full(n_new, it), parent=parent,
+                   residual=fit["residual"][keep], count=fit["counts"][keep].astype(np.int64),
+                   support=Y[in_kept], support_owner=(np.cumsum(keep) - 1)[fit["inv"][in_kept]].astype(np.int64))
         if extra:
             for name, key_ in (("origin", "origin"), ("basis", "basis"), ("lo", "lo"), ("hi", "hi"),
                                ("residual", "residual")):
@@ -376,61 +551,67 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
             new["code"] = np.concatenate([new["code"], np.array([e["code"] for e in extra], dtype=np.int64)])
             new["level"] = np.concatenate([new["level"], np.full(len(extra), it)])
             new["parent"] = np.concatenate([new["parent"], np.full(len(extra), -1)])
+            new["count"] = np.concatenate([new["count"], np.array([e["points"].shape[0] for e in extra])])
+            new["support"] = np.concatenate([new["support"]] + [e["points"] for e in extra])
+            new["support_owner"] = np.concatenate(
+                [new["support_owner"]] + [np.full(e["points"].shape[0], n_new + i) for i, e in enumerate(extra)])
         curved_pieces += gen_curved
         if new["origin"].shape[0] == 0 and not gen_curved:
             break
+        new["support_owner_global"] = new["support_owner"] + offset
         offset += new["origin"].shape[0]
         stored.append(new)
         per_iter.append(int(new["origin"].shape[0]) + len(gen_curved))
         gen = new
-    cat = {k: np.concatenate([s[k] for s in stored]) for k in stored[0]}
+    stored[0]["support_owner_global"] = stored[0]["support_owner"]
+    cat = {k: np.concatenate([s_[k] for s_ in stored]) for k in stored[0] if k not in ("support_owner",)}
     stats = {"pieces_per_iteration": per_iter, "seconds": time.perf_counter() - t_start,
-             "regions": int(np.unique(cat["code"]).size), "curved_pieces": len(curved_pieces)}
+             "regions": int(np.unique(cat["code"]).size), "curved_pieces": len(curved_pieces), "n_seeds": n_seeds}
     if inverse is not None:
         stats["inverse_stages"] = inverse.stages()
     return PieceManifold(model=model, cycle=cycle, j=j, kind=kind, variant=variant, origins=cat["origin"],
                          bases=cat["basis"], lo=cat["lo"], hi=cat["hi"], codes=cat["code"], levels=cat["level"],
-                         parents=cat["parent"], residuals=cat["residual"], curved=curved_pieces, stats=stats)
+                         parents=cat["parent"], residuals=cat["residual"], curved=curved_pieces, stats=stats,
+                         counts=cat["count"], support=cat["support"], support_owner=cat["support_owner_global"])
 
 
-def _border_points(model, kind, gen, owner, coef, reg):
-    """1-D provenance variant: between consecutive seeds of one parent whose images lie in different
-    regions, the exact border crossing, given to both neighbouring groups. Along the parent piece
-    ``o + c e`` (inside one region) the image ``J_P (o + c e) + c_P`` (unstable) or the preimage branch
-    ``J_r^{-1}(o + c e - c_r)`` of the first region ``r`` (stable) is affine in ``c``, so the crossing
-    of a border ``G_u x + g_u = 0`` is one linear equation."""
-    order = np.lexsort((coef[:, 0], owner))
-    o, c, r = owner[order], coef[order, 0], reg[order]
-    pair = (o[1:] == o[:-1]) & (r[1:] != r[:-1])
+def _border_points(model, kind, gen, owner, coef, reg, Y, inverse):
+    """1-D provenance variant: the exact path of the images between consecutive seeds of one parent
+    whose images lie in different regions, and its border crossings. Along the parent segment between
+    the two seeds (inside one region) the image is one straight segment (unstable), split where it
+    crosses borders (:func:`plrnn.polyline.split_at_borders`); the preimage (stable) is a polyline
+    followed region by region with the inverse branches (:func:`plrnn.polyline.backward_image`), and
+    is used only if it runs from the inverse step's preimage of the one seed to that of the other.
+    Every crossing joins the groups of the regions on both sides of it, so a region the path passes
+    through between two seeds gets its piece too. Returns points, owners, regions."""
     empty = (np.zeros((0, model.M)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-    if not np.any(pair):
+    order = np.lexsort((coef[:, 0], owner))
+    o, c, r, y = owner[order], coef[order, 0], reg[order], Y[order]
+    idx = np.flatnonzero((o[1:] == o[:-1]) & (r[1:] != r[:-1]))
+    if idx.size == 0:
         return empty
-    idx = np.flatnonzero(pair)
-    po, c_lo, c_hi, r_lo, r_hi = o[idx], c[idx], c[idx + 1], r[idx], r[idx + 1]
+    po = o[idx]
     org, e = gen["origin"][po], gen["basis"][po, :, 0]
-    if kind == "unstable":  # x(c) = a + c b: the image under the parent's affine piece
-        J, cc = model.affine_of_code(gen["code"][po])
-        a_ = np.einsum("nij,nj->ni", J, org) + cc
-        b_ = np.einsum("nij,nj->ni", J, e)
-    else:  # the preimage branch of the lower seed's region
-        J, cc = model.affine_of_code(r_lo)
-        a_ = np.linalg.solve(J, (org - cc)[..., None])[..., 0]
-        b_ = np.linalg.solve(J, e[..., None])[..., 0]
-    units = model.switching_units
-    flips = ((r_lo ^ r_hi)[:, None] >> np.arange(units.size)) & 1  # (n, s): the units whose side changes
-    num = -(a_ @ model.G[units].T + model.g[units])
-    den = b_ @ model.G[units].T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where((flips == 1) & (den != 0), num / den, np.nan)
-    inside = (t >= np.minimum(c_lo, c_hi)[:, None]) & (t <= np.maximum(c_lo, c_hi)[:, None])
-    t = np.where(inside, t, np.nan)
-    ok = np.any(np.isfinite(t), axis=1)
-    if not np.any(ok):
+    seg = np.stack([org + c[idx, None] * e, org + c[idx + 1, None] * e], 1)  # (n, 2, M) in the parent piece
+    ends = np.stack([y[idx], y[idx + 1]], 1)  # the seeds' own images
+    if kind == "unstable":
+        parts, src = split_at_borders(model, model.step(seg), return_source=True)
+    else:
+        parts, src = backward_image(model, seg, inverse, strict=False, return_source=True)
+    if parts.shape[0] == 0:
         return empty
-    t_star = np.nanmin(np.where(np.isfinite(t[ok]), t[ok], np.inf), axis=1)
-    y = a_[ok] + t_star[:, None] * b_[ok]
-    po, r_lo, r_hi = po[ok], r_lo[ok], r_hi[ok]
-    return np.concatenate([y, y]), np.concatenate([po, po]), np.concatenate([r_lo, r_hi])
+    scale = 1e-9 * (1.0 + np.abs(ends).max(axis=(1, 2)))  # (n,)
+    at_end = np.linalg.norm(parts[:, :, None, :] - ends[src][:, None, :, :], axis=-1) <= scale[src, None, None]
+    # a path is valid when it reaches both seeds' images (stable: the inverse step may have chosen another branch)
+    reached = np.zeros((idx.size, 2), dtype=bool)
+    np.logical_or.at(reached, src, at_end.any(axis=1))
+    valid = reached.all(axis=1)[src]
+    inner = valid[:, None] & ~at_end.any(axis=2)  # (pieces, 2): crossing points only
+    region = model.region_id(parts.mean(axis=1))
+    pts = parts[inner]
+    own = np.broadcast_to(po[src][:, None], inner.shape)[inner]
+    regs = np.broadcast_to(region[:, None], inner.shape)[inner]
+    return pts, own.astype(np.int64), regs.astype(np.int64)
 
 
 def _kpca_piece(pts: np.ndarray, d: int, code: int, level: int, rng: np.random.Generator,
@@ -461,7 +642,7 @@ def _cluster_pieces(pts: np.ndarray, d: int, radius: float = 0.02) -> list[dict]
             continue
         fit = _fit_groups(sub, np.zeros(sub.shape[0], dtype=np.int64), d)
         out.append(dict(origin=fit["origin"][0], basis=fit["basis"][0], lo=fit["lo"][0], hi=fit["hi"][0],
-                        residual=float(fit["residual"][0])))
+                        residual=float(fit["residual"][0]), points=sub))
     return out
 
 

@@ -36,9 +36,12 @@ __all__ = ["PolylineManifold", "split_at_borders", "forward_image", "backward_im
            "exact_manifold", "point_segment_distance", "segment_intersections", "sample_segments"]
 
 
-def split_at_borders(model: PiecewiseAffineMap, seg: np.ndarray, eps: float = 1e-13) -> np.ndarray:
+def split_at_borders(model: PiecewiseAffineMap, seg: np.ndarray, eps: float = 1e-13, *, return_source: bool = False
+                     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Split segments ``(n, 2, M)`` where they cross a switching unit's border hyperplane (each
-    crossing strictly inside the segment gives one more piece). Returns ``(n', 2, M)``."""
+    crossing strictly inside the segment gives one more piece). Returns ``(n', 2, M)``; with
+    ``return_source=True`` also the index ``(n',)`` of the input segment each piece comes from."""
+    src = np.arange(seg.shape[0])
     for u in model.switching_units:
         Gu, gu = model.G[u], model.g[u]
         sa, sb = seg[:, 0] @ Gu + gu, seg[:, 1] @ Gu + gu
@@ -54,7 +57,8 @@ def split_at_borders(model: PiecewiseAffineMap, seg: np.ndarray, eps: float = 1e
         first = np.stack([c[:, 0], mid], 1)
         second = np.stack([mid, c[:, 1]], 1)
         seg = np.concatenate([seg[~cross], first, second])
-    return seg
+        src = np.concatenate([src[~cross], src[cross], src[cross]])
+    return (seg, src) if return_source else seg
 
 
 def forward_image(model: PiecewiseAffineMap, seg: np.ndarray) -> np.ndarray:
@@ -105,12 +109,15 @@ def _combinations(items: np.ndarray, r: int):
 
 
 def backward_image(model: PiecewiseAffineMap, seg: np.ndarray, inverse: InverseStep | None = None,
-                   tol: float = 1e-9, max_pieces: int = 64) -> np.ndarray:
+                   tol: float = 1e-9, max_pieces: int = 64, *, strict: bool = True, return_source: bool = False
+                   ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """``F^{-1}`` of a polyline ``(n, 2, M)`` (module docstring); needs an invertible (coherently
-    oriented) map. Raises ValueError if a preimage cannot be followed."""
+    oriented) map. Raises ValueError if a preimage cannot be followed; with ``strict=False`` target
+    segments whose start has no preimage are left out instead. ``return_source=True`` also returns
+    the index ``(n',)`` of the target segment each preimage piece belongs to."""
     n = seg.shape[0]
     if n == 0:
-        return seg.copy()
+        return (seg.copy(), np.zeros(0, dtype=np.int64)) if return_source else seg.copy()
     inverse = InverseStep(model) if inverse is None else inverse
     units = model.switching_units
     Gs, gs = model.G[units], model.g[units]
@@ -118,9 +125,12 @@ def backward_image(model: PiecewiseAffineMap, seg: np.ndarray, inverse: InverseS
     d = b - a
     # a first region: the cascade's preimage of a point just inside each segment
     probe = inverse(a + 1e-7 * d)
-    if not np.all(probe.ok):
-        bad = int(np.sum(~probe.ok))
-        raise ValueError(f"{bad} of {n} targets have no preimage: the map is not invertible there")
+    rows = np.flatnonzero(probe.ok)  # the target segments followed (all of them when strict)
+    if rows.size < n:
+        if strict:
+            raise ValueError(f"{n - rows.size} of {n} targets have no preimage: the map is not invertible there")
+        a, d, n = a[rows], d[rows], rows.size
+        probe.code = probe.code[rows]
     inv: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def piece(code: int):
@@ -133,7 +143,7 @@ def backward_image(model: PiecewiseAffineMap, seg: np.ndarray, inverse: InverseS
 
     code = _start_codes(model, a, d, probe.code.copy(), piece, tol)
     t0 = np.zeros(n)
-    out = []
+    out, sources = [], []
     active = np.arange(n)
     for _ in range(max_pieces):
         if active.size == 0:
@@ -156,6 +166,7 @@ def backward_image(model: PiecewiseAffineMap, seg: np.ndarray, inverse: InverseS
         xe = x0 + t_end[:, None] * dx
         keep = t_end > t0[active]
         out.append(np.stack([xs[keep], xe[keep]], 1))
+        sources.append(active[keep])
         more = t_end < 1.0
         flip = (t_exit <= t_end[:, None] + 1e-12) & more[:, None]
         mask = (flip.astype(np.int64) << np.arange(units.size)).sum(1)
@@ -166,7 +177,10 @@ def backward_image(model: PiecewiseAffineMap, seg: np.ndarray, inverse: InverseS
         active = active[more]
     else:
         raise ValueError("a preimage crossed more borders than max_pieces allows")
-    return np.concatenate(out) if out else np.zeros((0, 2, model.M))
+    res = np.concatenate(out) if out else np.zeros((0, 2, model.M))
+    if return_source:
+        return res, (rows[np.concatenate(sources)] if sources else np.zeros(0, dtype=np.int64))
+    return res
 
 
 def clip_segments(seg: np.ndarray, lo: Any, hi: Any, min_length: float = 0.0) -> np.ndarray:
