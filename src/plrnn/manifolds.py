@@ -177,6 +177,7 @@ class PieceManifold:
     counts: np.ndarray | None = None
     support: np.ndarray | None = None
     support_owner: np.ndarray | None = None
+    ancestry: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def dim(self) -> int:
@@ -193,11 +194,14 @@ class PieceManifold:
     def constraints(self, window: tuple[Any, Any] | None = None, pieces: Any = None
                     ) -> tuple[np.ndarray, np.ndarray]:
         """The flat pieces (all, or the indices ``pieces``) as polytopes ``{c : A c <= b}`` in their
-        coefficients: box, region and optionally the state-space box ``window``
+        coefficients: region, box, the ancestry rows (the parent's constraints pulled back through the
+        affine branch that joins the two pieces, recursively: a point of the piece maps onto its
+        parent piece, and so on to the local piece) and optionally the state-space box ``window``
         (:func:`plrnn.polytope.piece_constraints`)."""
         idx = np.arange(self.origins.shape[0]) if pieces is None else np.asarray(pieces, dtype=np.int64)
+        extra = None if self.ancestry is None else (self.ancestry[0][idx], self.ancestry[1][idx])
         return piece_constraints(self.model, self.origins[idx], self.bases[idx], self.lo[idx], self.hi[idx],
-                                 self.codes[idx], window)
+                                 self.codes[idx], window, extra=extra)
 
     def _flat_sample(self, n: int, rng: np.random.Generator, within, burn: int | None):
         """Flat-piece points: ``(sizes (P,), draw(counts) -> points)``; sizes are lengths for ``d = 1``
@@ -307,15 +311,17 @@ class PieceManifold:
         c = np.einsum("nm,nmd->nd", rel, E)
         perp = rel - np.einsum("nmd,nd->nm", E, c)
         A, b = self.constraints(None, idx)
-        s = A.shape[1] - 2 * self.dim  # region rows first, then the box
+        s, d = int(self.model.switching_units.size), self.dim  # rows: region, box, ancestry
         if self.dim == 1:
             lo_t, hi_t = intervals(A, b)
             cc = np.clip(c[:, 0], lo_t, hi_t)[:, None]
         else:
+            H = np.concatenate([A[:, :s], A[:, s + 2 * d:]], axis=1)
+            h = np.concatenate([b[:, :s], b[:, s + 2 * d:]], axis=1)
             cc = np.clip(c, self.lo[idx], self.hi[idx])
-            bad = np.any(np.einsum("nkd,nd->nk", A[:, :s], cc) > b[:, :s], axis=1)
+            bad = np.any(np.einsum("nkd,nd->nk", H, cc) > h, axis=1)
             if np.any(bad):
-                cc[bad] = project(A[bad, :s], b[bad, :s], self.lo[idx[bad]], self.hi[idx[bad]], c[bad])
+                cc[bad] = project(H[bad], h[bad], self.lo[idx[bad]], self.hi[idx[bad]], c[bad])
         return np.sqrt(np.einsum("nm,nm->n", perp, perp) + np.einsum("nd,nd->n", c - cc, c - cc))
 
     def distance(self, x: Any, chunk: int = 4_000_000) -> np.ndarray:
@@ -327,9 +333,9 @@ class PieceManifold:
         best = np.full(x.shape[0], np.inf)
         P = self.origins.shape[0]
         if P:
-            step = max(1, chunk // max(1, P * self.model.M))
+            A, b = self.constraints()
+            step = max(1, chunk // max(1, P * max(self.model.M, A.shape[1])))
             if self.dim == 1:
-                A, b = self.constraints()
                 lo_t, hi_t = intervals(A, b)
             for s0 in range(0, x.shape[0], step):
                 rel = x[s0:s0 + step, None, :] - self.origins[None]  # (n, P, M)
@@ -342,8 +348,7 @@ class PieceManifold:
                     continue
                 cc = np.clip(c, self.lo[None], self.hi[None])
                 lower = np.sqrt(perp2 + ((c - cc) ** 2).sum(-1))  # to the plane's box
-                xs = self.origins[None] + np.einsum("pmd,bpd->bpm", self.bases, cc)
-                inside = in_region(self.model, xs, np.broadcast_to(self.codes, lower.shape), 1e-9)
+                inside = np.all(np.einsum("pkd,bpd->bpk", A, cc) <= b[None], axis=2)
                 upper = np.where(inside, lower, np.sqrt(np.einsum("bpm,bpm->bp", rel, rel)))  # the origin is inside
                 cur = upper.min(axis=1)
                 ii, pp = np.nonzero(~inside & (lower < cur[:, None]))
@@ -439,12 +444,14 @@ def _seed_pieces(gen, n_seeds, rng, model):
         size = np.bincount(own, minlength=P)
         owner_h = np.repeat(np.arange(P), n_seeds)
         start = sc[order[first[owner_h] + rng.integers(0, np.maximum(size[owner_h], 1))]]
-        A, b = piece_constraints(model, origins, bases, lo, hi, codes)
-        walk = hit_and_run(A, b, start, 2 * d + 5, rng, piece=owner_h)
+        walk = hit_and_run(gen["A"], gen["b"], start, 2 * d + 5, rng, piece=owner_h)
         coef = np.concatenate([sc[ext], walk])
         owner = np.concatenate([own[ext], owner_h])
     pts = origins[owner] + np.einsum("nmd,nd->nm", bases[owner], coef)
     keep = in_region(model, pts, codes[owner], 1e-9)
+    first = 2 * d + int(model.switching_units.size)  # the ancestry rows, with the region's tolerance
+    slack = 1e-9 * (1.0 + np.abs(pts).max(axis=1, keepdims=True))
+    keep &= np.all(np.einsum("nkd,nd->nk", gen["A"][owner, first:], coef) <= gen["b"][owner, first:] + slack, axis=1)
     return pts[keep], owner[keep], coef[keep]
 
 
@@ -475,6 +482,7 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
     d = spaces[0].dim
     n_seeds = max(30, int(model.switching_units.size) * d) if n_seeds is None else check_positive_int("n_seeds", n_seeds)
     O, B, LO, HI, C, LEV, PAR, RES, CNT, SUP, SOWN = [], [], [], [], [], [], [], [], [], [], []
+    kept_spaces = []
     for sp in spaces:
         if d == 1:  # the exact local chord (an interval in closed form), capped at the bound box
             a = np.array(_bounded_chord(model, sp, bound))[:, None]
@@ -485,12 +493,20 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
         O.append(sp.point[None]), B.append(sp.basis[None]), LO.append(a.min(0)[None]), HI.append(a.max(0)[None])
         C.append([cycle.codes[sp.j]]), LEV.append([0]), PAR.append([-1]), RES.append([0.0]), CNT.append([a.shape[0]])
         SUP.append(sp.point + a @ sp.basis.T), SOWN.append(np.full(a.shape[0], len(O) - 1))
+        kept_spaces.append(sp)
     if not O:
         raise ValueError("no seed point satisfied the local itinerary condition; the saddle may sit on a border")
     gen = dict(origin=np.concatenate(O), basis=np.concatenate(B), lo=np.concatenate(LO), hi=np.concatenate(HI),
                code=np.concatenate(C).astype(np.int64), level=np.concatenate(LEV), parent=np.concatenate(PAR),
                residual=np.concatenate(RES).astype(float), count=np.concatenate(CNT).astype(np.int64),
                support=np.concatenate(SUP), support_owner=np.concatenate(SOWN).astype(np.int64))
+    rows = [_local_rows(model, cycle, sp, lo[0], hi[0]) if d > 1 else (np.zeros((0, d)), np.zeros(0))
+            for sp, lo, hi in zip(kept_spaces, LO, HI)]
+    r_max = max(r[0].shape[0] for r in rows)
+    gen["anc_A"] = np.stack([np.concatenate([A, np.zeros((r_max - A.shape[0], d))]) for A, _ in rows])
+    gen["anc_b"] = np.stack([np.concatenate([b, np.ones(r_max - b.shape[0])]) for _, b in rows])
+    gen["A"], gen["b"] = piece_constraints(model, gen["origin"], gen["basis"], gen["lo"], gen["hi"], gen["code"],
+                                           extra=(gen["anc_A"], gen["anc_b"]))
     stored = [gen]
     curved_pieces: list[CurvedPiece] = []
     offset = gen["origin"].shape[0]
@@ -555,6 +571,17 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
             new["support"] = np.concatenate([new["support"]] + [e["points"] for e in extra])
             new["support_owner"] = np.concatenate(
                 [new["support_owner"]] + [np.full(e["points"].shape[0], n_new + i) for i, e in enumerate(extra)])
+        # ancestry: the parent's constraints pulled back (provenance variant); zero rows (0 <= 1) otherwise
+        m_par = gen["A"].shape[1]
+        n_all = new["origin"].shape[0]
+        new["anc_A"], new["anc_b"] = np.zeros((n_all, m_par, d)), np.ones((n_all, m_par))
+        if variant == "provenance" and n_new:
+            par = fit["keys"][keep] // model.n_regions  # index into gen
+            new["anc_A"][:n_new], new["anc_b"][:n_new] = _pull_back(model, kind, gen, par, new["origin"][:n_new],
+                                                                    new["basis"][:n_new], new["code"][:n_new])
+            new["anc_A"], new["anc_b"] = _binding_rows(new["anc_A"], new["anc_b"], new["lo"], new["hi"])
+        new["A"], new["b"] = piece_constraints(model, new["origin"], new["basis"], new["lo"], new["hi"], new["code"],
+                                               extra=(new["anc_A"], new["anc_b"]))
         curved_pieces += gen_curved
         if new["origin"].shape[0] == 0 and not gen_curved:
             break
@@ -564,7 +591,13 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
         per_iter.append(int(new["origin"].shape[0]) + len(gen_curved))
         gen = new
     stored[0]["support_owner_global"] = stored[0]["support_owner"]
-    cat = {k: np.concatenate([s_[k] for s_ in stored]) for k in stored[0] if k not in ("support_owner",)}
+    rows = max(s_["anc_A"].shape[1] for s_ in stored)
+    for s_ in stored:  # pad the ancestry rows to a common count with 0 <= 1
+        r = rows - s_["anc_A"].shape[1]
+        s_["anc_A"] = np.concatenate([s_["anc_A"], np.zeros((s_["anc_A"].shape[0], r, d))], axis=1)
+        s_["anc_b"] = np.concatenate([s_["anc_b"], np.ones((s_["anc_b"].shape[0], r))], axis=1)
+    skip = ("support_owner", "A", "b")
+    cat = {k: np.concatenate([s_[k] for s_ in stored]) for k in stored[0] if k not in skip}
     stats = {"pieces_per_iteration": per_iter, "seconds": time.perf_counter() - t_start,
              "regions": int(np.unique(cat["code"]).size), "curved_pieces": len(curved_pieces), "n_seeds": n_seeds}
     if inverse is not None:
@@ -572,7 +605,79 @@ def algorithm1(model: PiecewiseAffineMap, cycle: Cycle, j: int, kind: str, *, va
     return PieceManifold(model=model, cycle=cycle, j=j, kind=kind, variant=variant, origins=cat["origin"],
                          bases=cat["basis"], lo=cat["lo"], hi=cat["hi"], codes=cat["code"], levels=cat["level"],
                          parents=cat["parent"], residuals=cat["residual"], curved=curved_pieces, stats=stats,
-                         counts=cat["count"], support=cat["support"], support_owner=cat["support_owner_global"])
+                         counts=cat["count"], support=cat["support"], support_owner=cat["support_owner_global"],
+                         ancestry=(cat["anc_A"], cat["anc_b"]) if rows else None)
+
+
+def _local_rows(model: PiecewiseAffineMap, cycle: Cycle, space: LocalSpace, lo: np.ndarray, hi: np.ndarray,
+                max_steps: int = 2000, quiet: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """The itinerary condition of a local piece as rows ``A a <= b`` in its coefficients: the orbit of
+    ``p_j + E a`` (forward for a stable, backward for an unstable manifold) follows the cycle's region
+    sequence, ``x_i = p_{j+i} + Pi_i E a`` with ``Pi_i`` the product of the branches' Jacobians (their
+    inverses backward). Rows that hold on the whole coordinate box ``[lo, hi]`` are left out; the
+    loop stops after ``quiet`` consecutive steps without a binding row (the orbit then contracts
+    into the region). Returns ``A (r, d)``, ``b (r,)``."""
+    k, j, E = cycle.period, space.j, space.basis
+    Js, _ = model.affine_of_code(cycle.codes)
+    units = model.switching_units
+    Gs, gs = model.G[units], model.g[units]
+    centre, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    Pi, idx = E.copy(), j
+    rows_A, rows_b, still = [], [], 0
+    for _ in range(max_steps):
+        if space.kind == "stable":
+            Pi, idx = Js[idx] @ Pi, (idx + 1) % k
+        else:
+            idx = (idx - 1) % k
+            Pi = np.linalg.solve(Js[idx], Pi)
+        sgn = np.where(model.pattern_of_code(cycle.codes[idx])[units], 1.0, -1.0)
+        A = -sgn[:, None] * (Gs @ Pi)
+        b = sgn * (Gs @ cycle.points[idx] + gs) + 1e-9 * (1.0 + np.abs(cycle.points[idx]).max())
+        binding = A @ centre + np.abs(A) @ half > b
+        if np.any(binding):
+            rows_A.append(A[binding]), rows_b.append(b[binding])
+            still = 0
+        else:
+            still += 1
+            if still >= quiet:
+                break
+    d = E.shape[1]
+    return (np.concatenate(rows_A), np.concatenate(rows_b)) if rows_A else (np.zeros((0, d)), np.zeros(0))
+
+
+def _binding_rows(A: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the rows of ``A (n, r, d) c <= b (n, r)`` that hold on the whole box ``[lo, hi] (n, d)``
+    (they cannot cut the piece); the rest are packed to the front, padded with ``0 <= 1``."""
+    centre, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    binding = np.einsum("nrd,nd->nr", A, centre) + np.einsum("nrd,nd->nr", np.abs(A), half) > b
+    r = int(binding.sum(axis=1).max()) if binding.size else 0
+    order = np.argsort(~binding, axis=1, kind="stable")[:, :r]
+    A2, b2 = np.take_along_axis(A, order[:, :, None], axis=1), np.take_along_axis(b, order, axis=1)
+    pad = ~np.take_along_axis(binding, order, axis=1)
+    A2[pad], b2[pad] = 0.0, 1.0
+    return A2, b2
+
+
+def _pull_back(model, kind, gen, par, origin, basis, code):
+    """The constraints ``A c <= b`` of the parent pieces ``gen[...][par]`` in the coefficients of their
+    children (``origin (n, M)``, ``basis (n, M, d)``, regions ``code``): a child point ``x`` maps onto
+    its parent's plane by one affine branch -- ``F`` on the child's region for a stable manifold
+    (``F(x)`` is the point it came from), the inverse of the parent region's branch for an unstable
+    one -- so the parent coefficients are ``T c + t`` and the rows become ``(A T) c <= b - A t``.
+    Returns ``A (n, m, d)``, ``b (n, m)``."""
+    if kind == "stable":
+        J, cc = model.affine_of_code(code)
+        img_o = np.einsum("nij,nj->ni", J, origin) + cc
+        img_E = np.einsum("nij,njd->nid", J, basis)
+    else:
+        J, cc = model.affine_of_code(gen["code"][par])
+        img_o = np.linalg.solve(J, (origin - cc)[..., None])[..., 0]
+        img_E = np.linalg.solve(J, basis)
+    Ep = gen["basis"][par]
+    T = np.einsum("nmk,nmd->nkd", Ep, img_E)  # (n, d_parent, d)
+    t = np.einsum("nmk,nm->nk", Ep, img_o - gen["origin"][par])
+    A = gen["A"][par]
+    return np.einsum("nrk,nkd->nrd", A, T), gen["b"][par] - np.einsum("nrk,nk->nr", A, t)
 
 
 def _border_points(model, kind, gen, owner, coef, reg, Y, inverse):

@@ -33,12 +33,14 @@ __all__ = ["piece_constraints", "intervals", "hit_and_run", "chebyshev_points", 
 
 
 def piece_constraints(model: PiecewiseAffineMap, origins: np.ndarray, bases: np.ndarray, lo: np.ndarray,
-                      hi: np.ndarray, codes: np.ndarray, window: tuple[Any, Any] | None = None, tol: float = 1e-9
-                      ) -> tuple[np.ndarray, np.ndarray]:
+                      hi: np.ndarray, codes: np.ndarray, window: tuple[Any, Any] | None = None, tol: float = 1e-9,
+                      extra: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The polytopes ``{c : A c <= b}`` of pieces ``origins (P, M)``, ``bases (P, M, d)``, boxes
-    ``lo, hi (P, d)``, regions ``codes (P,)`` (module docstring), optionally inside the state-space
-    box ``window = (w_lo, w_hi)``. A point within ``tol (1 + |o|_inf)`` of a border counts as inside
-    the region (as :func:`plrnn.regions.in_region`). Returns ``A (P, m, d)``, ``b (P, m)``."""
+    ``lo, hi (P, d)``, regions ``codes (P,)`` (module docstring), with further rows ``extra =
+    (A_x (P, r, d), b_x (P, r))`` if given, optionally inside the state-space box ``window = (w_lo,
+    w_hi)``. A point within ``tol (1 + |o|_inf)`` of a border counts as inside the region (as
+    :func:`plrnn.regions.in_region`). Returns ``A (P, m, d)``, ``b (P, m)``; rows in this order:
+    the ``s`` switching units, the box (``d`` upper, ``d`` lower), ``extra``, the window."""
     P, M, d = bases.shape
     units = model.switching_units
     Gs, gs = model.G[units], model.g[units]  # (s, M), (s,)
@@ -50,6 +52,9 @@ def piece_constraints(model: PiecewiseAffineMap, origins: np.ndarray, bases: np.
     eye = np.broadcast_to(np.eye(d), (P, d, d))
     A = [A_reg, eye, -eye]
     b = [b_reg, hi, -lo]
+    if extra is not None:
+        A.append(extra[0])
+        b.append(extra[1])
     if window is not None:
         w_lo = np.broadcast_to(np.asarray(window[0], dtype=np.float64), (M,))
         w_hi = np.broadcast_to(np.asarray(window[1], dtype=np.float64), (M,))

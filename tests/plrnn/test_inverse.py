@@ -70,3 +70,26 @@ def test_invertibility_by_enumeration():
     assert not plrnn.regions.coherently_oriented(flipped)
     counts = plrnn.regions.preimages(flipped, y).count
     assert np.any(counts == 0) and np.any(counts == 2) and set(np.unique(counts)) <= {0, 1, 2}
+
+
+def test_stage4_over_all_regions_matches_the_flip_by_flip_cascade():
+    """For few switching units stage 4 tries every region at once; it must pick the same preimage as
+    the flip-by-flip order, and every accepted point is one of the preimages found by enumeration
+    (none accepted where enumeration finds none)."""
+    rng = np.random.default_rng(7)
+    A, W, h, P = random_alrnn_arrays(rng, M=6, P=5, scale=0.6)
+    model = plrnn.ALRNN(A, W, h, P)
+    y = rng.normal(size=(400, 6)) * 2
+    fast = plrnn.InverseStep(model)
+    slow = plrnn.InverseStep(model)
+    slow.VECTOR_UNITS = 0  # the flip-by-flip loop
+    a, b = fast(y), slow(y)
+    assert fast.stages()[4] > 0  # the case is exercised
+    assert np.array_equal(a.stage, b.stage) and np.array_equal(a.code, b.code)
+    assert np.allclose(a.x[a.ok], b.x[b.ok], rtol=0, atol=1e-12)
+    for i in range(y.shape[0]):
+        ref = alrnn_preimages(A, W, h, P, y[i], tol=1e-9)
+        if a.ok[i]:
+            assert min(np.max(np.abs(a.x[i] - s)) for s in ref) < 1e-8
+        else:
+            assert not ref

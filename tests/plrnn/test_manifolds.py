@@ -114,7 +114,8 @@ def _on_piece(man, x, k, tol=1e-9):
 def test_algorithm1_propagates_in_high_dimension():
     """An 11-D stable manifold of a random 12-D ALRNN: pieces beyond the local one, every piece's
     support points lie on it, and their images lie on the piece they came from (the local piece
-    for the first iteration); points sampled near the saddle approach it under forward iteration."""
+    for the first iteration); points sampled on the pieces (anywhere, and near the saddle) approach
+    the saddle under forward iteration: they lie on its stable manifold."""
     (A, W, h, P), model, sad = _random_alrnn_saddle(32, 12, 4, 0.2)
     man = plrnn.manifold(model, sad, "stable", n_iter=3, n_seeds=300)
     assert man.dim == 11
@@ -131,6 +132,9 @@ def test_algorithm1_propagates_in_high_dimension():
     x, which = man.sample(200, seed=3, within=(p - 0.3, p + 0.3), return_piece=True)
     assert np.all(np.abs(x - p) <= 0.3 + 1e-12)
     assert all(_on_piece(man, x[which == k], k).all() for k in np.unique(which))
+    x_all, which = man.sample(200, seed=4, return_piece=True)
+    assert np.unique(man.levels[which]).size >= 2  # from pieces of several iterations
+    x = np.concatenate([x, x_all])
     # delta_sigma by hand: the smallest ||F^k(x) - p||^2 / ||x - p||^2 over 300 forward steps
     cur, best = x.copy(), np.ones(x.shape[0])
     for _ in range(300):
