@@ -613,8 +613,8 @@ def _local_rows(model: PiecewiseAffineMap, cycle: Cycle, space: LocalSpace, lo: 
                 max_steps: int = 2000, quiet: int = 50) -> tuple[np.ndarray, np.ndarray]:
     """The itinerary condition of a local piece as rows ``A a <= b`` in its coefficients: the orbit of
     ``p_j + E a`` (forward for a stable, backward for an unstable manifold) follows the cycle's region
-    sequence, ``x_i = p_{j+i} + Pi_i E a`` with ``Pi_i`` the product of the branches' Jacobians (their
-    inverses backward). Rows that hold on the whole coordinate box ``[lo, hi]`` are left out; the
+    sequence: ``x_i = p_{j+i} + Part_r E B^q a`` for ``i = q k + r`` (``Part_r`` the product of ``r``
+    branch Jacobians along the cycle, ``B`` the period map on ``E``; inverses backward). Rows that hold on the whole coordinate box ``[lo, hi]`` are left out; the
     loop stops after ``quiet`` consecutive steps without a binding row (the orbit then contracts
     into the region). Returns ``A (r, d)``, ``b (r,)``."""
     k, j, E = cycle.period, space.j, space.basis
@@ -622,14 +622,23 @@ def _local_rows(model: PiecewiseAffineMap, cycle: Cycle, space: LocalSpace, lo: 
     units = model.switching_units
     Gs, gs = model.G[units], model.g[units]
     centre, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
-    Pi, idx = E.copy(), j
+    # x_i = p_{j +- i} + Part_r E B^{+-q} a with i = q k + r: the partial products within one period
+    # times whole periods in the coefficients (B is exact on E; powers of a numerical J on E would
+    # let rounding errors grow along the other directions)
+    forward = space.kind == "stable"
+    parts, P_ = [np.eye(model.M)], np.eye(model.M)
+    for r in range(1, k):
+        P_ = Js[(j + r - 1) % k] @ P_ if forward else np.linalg.solve(Js[(j - r) % k], P_)
+        parts.append(P_)
+    Bstep = space.B if forward else np.linalg.inv(space.B)
+    Bq = np.eye(E.shape[1])
     rows_A, rows_b, still = [], [], 0
-    for _ in range(max_steps):
-        if space.kind == "stable":
-            Pi, idx = Js[idx] @ Pi, (idx + 1) % k
-        else:
-            idx = (idx - 1) % k
-            Pi = np.linalg.solve(Js[idx], Pi)
+    for i in range(1, max_steps + 1):
+        q, r = divmod(i, k)
+        if r == 0:
+            Bq = Bstep @ Bq
+        Pi = parts[r] @ E @ Bq
+        idx = (j + i) % k if forward else (j - i) % k
         sgn = np.where(model.pattern_of_code(cycle.codes[idx])[units], 1.0, -1.0)
         A = -sgn[:, None] * (Gs @ Pi)
         b = sgn * (Gs @ cycle.points[idx] + gs) + 1e-9 * (1.0 + np.abs(cycle.points[idx]).max())
