@@ -54,7 +54,7 @@ from .inverse import InverseStep
 from .local import KINDS, LocalSpace, chord, local_space
 from .models import PiecewiseAffineMap, check_states
 from .polyline import PolylineManifold, backward_image, exact_manifold, split_at_borders
-from .polytope import chebyshev_points, hit_and_run, intervals, piece_constraints, project
+from .polytope import PolytopeSampler, hit_and_run, intervals, piece_constraints, project
 from .regions import coherently_oriented, in_region
 from .scyfi import Cycle, cycle_through
 
@@ -191,19 +191,20 @@ class PieceManifold:
         """Distinct region ids holding a piece."""
         return np.unique(np.concatenate([self.codes, np.array([c.code for c in self.curved], dtype=np.int64)]))
 
-    def constraints(self, window: tuple[Any, Any] | None = None, pieces: Any = None
+    def constraints(self, window: tuple[Any, Any] | None = None, pieces: Any = None, ancestry: bool = True
                     ) -> tuple[np.ndarray, np.ndarray]:
         """The flat pieces (all, or the indices ``pieces``) as polytopes ``{c : A c <= b}`` in their
         coefficients: region, box, the ancestry rows (the parent's constraints pulled back through the
         affine branch that joins the two pieces, recursively: a point of the piece maps onto its
-        parent piece, and so on to the local piece) and optionally the state-space box ``window``
+        parent piece, and so on to the local piece; left out with ``ancestry=False``, which leaves the
+        fitted plane inside its box and region) and optionally the state-space box ``window``
         (:func:`plrnn.polytope.piece_constraints`)."""
         idx = np.arange(self.origins.shape[0]) if pieces is None else np.asarray(pieces, dtype=np.int64)
-        extra = None if self.ancestry is None else (self.ancestry[0][idx], self.ancestry[1][idx])
+        extra = None if self.ancestry is None or not ancestry else (self.ancestry[0][idx], self.ancestry[1][idx])
         return piece_constraints(self.model, self.origins[idx], self.bases[idx], self.lo[idx], self.hi[idx],
                                  self.codes[idx], window, extra=extra)
 
-    def _flat_sample(self, n: int, rng: np.random.Generator, within, burn: int | None):
+    def _flat_sample(self, n: int, rng: np.random.Generator, within, burn: int | None, ancestry: bool = True):
         """Flat-piece points: ``(sizes (P,), draw(counts) -> points)``; sizes are lengths for ``d = 1``
         (exact intervals), else volume proxies ``sqrt(det Cov)`` of pilot hit-and-run chains."""
         P, d = self.origins.shape[0], self.dim
@@ -217,43 +218,21 @@ class PieceManifold:
             x_lo = self.origins + np.minimum(lo_c, hi_c).sum(-1)
             x_hi = self.origins + np.maximum(lo_c, hi_c).sum(-1)
             cand = np.flatnonzero(np.all((x_hi >= w_lo) & (x_lo <= w_hi), axis=1))
-        A, b = self.constraints(within, cand)
+        A, b = self.constraints(within, cand, ancestry)
+        sampler = PolytopeSampler(A, b, rng, burn=burn, scale=np.abs(self.origins[cand]).max(axis=1))
         sizes = np.zeros(P)
-        if d == 1:
-            lo_t, hi_t = intervals(A, b)
-            sizes[cand] = np.maximum(hi_t - lo_t, 0.0)
-
-            def draw(counts):
-                which = np.repeat(cand, counts[cand])
-                k = np.repeat(np.arange(cand.size), counts[cand])
-                t = lo_t[k] + (hi_t[k] - lo_t[k]) * rng.random(k.size)
-                return self.origins[which] + self.bases[which, :, 0] * t[:, None], which
-
-            return sizes, draw
-        centres, radii = chebyshev_points(A, b)
-        scale = 1e-10 * (1.0 + np.abs(self.origins[cand]).max(axis=1))
-        full = radii > scale  # full-dimensional (a lower-dimensional slice has measure zero)
-        cand, A, b, centres = cand[full], A[full], b[full], centres[full]
-        burn = 5 * d + 20 if burn is None else int(burn)
-        n_pilot = 2 * d + 2
-        k = np.repeat(np.arange(cand.size), n_pilot)
-        pilot = hit_and_run(A, b, centres[k], burn, rng, piece=k).reshape(cand.size, n_pilot, d)
-        if cand.size:
-            cov = np.einsum("pki,pkj->pij", pilot - pilot.mean(1, keepdims=True), pilot - pilot.mean(1, keepdims=True))
-            sign, logdet = np.linalg.slogdet(cov / (n_pilot - 1))
-            sizes[cand] = np.where(sign > 0, np.exp(0.5 * (logdet - np.max(np.where(sign > 0, logdet, -np.inf)))), 0.0)
+        sizes[cand] = sampler.sizes
 
         def draw(counts):
-            kk = np.repeat(np.arange(cand.size), counts[cand])
-            start = pilot[kk, rng.integers(0, n_pilot, kk.size)]
-            c = hit_and_run(A, b, start, 2 * d + 5, rng, piece=kk)
-            which = cand[kk]
+            c, k = sampler.draw(counts[cand])
+            which = cand[k]
             return self.origins[which] + np.einsum("nmd,nd->nm", self.bases[which], c), which
 
         return sizes, draw
 
     def sample(self, n: int, seed: int = 0, within: tuple[Any, Any] | None = None, max_rounds: int = 200,
-               burn: int | None = None, return_piece: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+               burn: int | None = None, return_piece: bool = False, ancestry: bool = True
+               ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``n`` points spread over the pieces inside their regions (optionally only inside the box
         ``within = (lo, hi)``), ``(n, M)``. A flat piece is chosen in proportion to its size (length,
         area, ... of its polytope; for ``d >= 2`` a volume proxy from pilot chains), and a point of it
@@ -262,10 +241,11 @@ class PieceManifold:
         ``2 d + 5`` moves per point). Curved pieces (kernel PCA) are drawn in their latent box and
         kept inside their region and the window (at most ``max_rounds`` rounds). With
         ``return_piece=True`` also the piece of each point ``(n,)`` (flat pieces ``0 .. P-1``, curved
-        piece ``i`` as ``P + i``)."""
+        piece ``i`` as ``P + i``). ``ancestry=False`` samples the fitted planes inside their box and
+        region only (:meth:`constraints`), a looser set than the manifold's pieces."""
         n = check_positive_int("n", int(n))
         rng = np.random.default_rng(seed)
-        sizes, draw = self._flat_sample(n, rng, within, burn)
+        sizes, draw = self._flat_sample(n, rng, within, burn, ancestry)
         curved_sizes = np.array([_extent(c.points, self.dim) for c in self.curved])
         total = sizes.sum() + curved_sizes.sum()
         if total <= 0:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .models import PiecewiseAffineMap
 
-__all__ = ["piece_constraints", "intervals", "hit_and_run", "chebyshev_points", "project"]
+__all__ = ["piece_constraints", "intervals", "hit_and_run", "chebyshev_points", "project", "PolytopeSampler"]
 
 
 def piece_constraints(model: PiecewiseAffineMap, origins: np.ndarray, bases: np.ndarray, lo: np.ndarray,
@@ -170,3 +170,48 @@ def project(H: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray, q: np.
         x[live], corr[live] = xl, cl
         live = live[np.abs(xl - old).max(axis=1) > scale[live]]
     return x
+
+
+class PolytopeSampler:
+    """Points of many polytopes ``{u : A u <= b}`` (``A (P, m, q)``, ``b (P, m)``), each in proportion
+    to its size: for ``q = 1`` the exact intervals (:func:`intervals`) and their lengths; for
+    ``q >= 2`` the Chebyshev centres (:func:`chebyshev_points`; polytopes without an inscribed ball
+    of radius above ``flat (1 + scale)`` have measure zero and are left out), ``2 q + 2`` pilot
+    hit-and-run chains per polytope (``burn`` moves, default ``5 q + 20``) and the size proxy
+    ``sqrt(det Cov)`` of their end points (for a uniform distribution on a convex body this is its
+    volume up to a shape factor). :meth:`draw` then moves chains started at pilot points ``2 q + 5``
+    more times."""
+
+    def __init__(self, A: np.ndarray, b: np.ndarray, rng: np.random.Generator, *, burn: int | None = None,
+                 scale: np.ndarray | float = 0.0, flat: float = 1e-10):
+        self.A, self.b, self.rng = A, b, rng
+        P, _, q = A.shape
+        self.q = q
+        self.sizes = np.zeros(P)
+        if q == 1:
+            self.lo, self.hi = intervals(A, b)
+            self.sizes = np.maximum(self.hi - self.lo, 0.0)
+            return
+        centres, radii = chebyshev_points(A, b) if P else (np.zeros((0, q)), np.zeros(0))
+        self.full = np.flatnonzero(radii > flat * (1.0 + np.broadcast_to(scale, (P,))))
+        burn = 5 * q + 20 if burn is None else int(burn)
+        self.n_pilot = 2 * q + 2
+        k = np.repeat(self.full, self.n_pilot)
+        self.pilot = hit_and_run(A, b, centres[k], burn, rng, piece=k).reshape(self.full.size, self.n_pilot, q)
+        if self.full.size:
+            rel = self.pilot - self.pilot.mean(1, keepdims=True)
+            sign, logdet = np.linalg.slogdet(np.einsum("pki,pkj->pij", rel, rel) / (self.n_pilot - 1))
+            self.sizes[self.full] = np.where(sign > 0, np.exp(np.minimum(0.5 * logdet, 700.0)), 0.0)
+
+    def draw(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``counts[p]`` points of polytope ``p`` (zero where its size is zero): ``u (n, q)`` and the
+        polytope of each point ``(n,)``."""
+        counts = np.where(self.sizes > 0, np.asarray(counts, dtype=np.int64), 0)
+        which = np.repeat(np.arange(counts.size), counts)
+        if self.q == 1:
+            t = self.lo[which] + (self.hi[which] - self.lo[which]) * self.rng.random(which.size)
+            return t[:, None], which
+        slot = np.full(counts.size, -1)
+        slot[self.full] = np.arange(self.full.size)
+        start = self.pilot[slot[which], self.rng.integers(0, self.n_pilot, which.size)]
+        return hit_and_run(self.A, self.b, start, 2 * self.q + 5, self.rng, piece=which), which

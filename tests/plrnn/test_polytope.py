@@ -113,3 +113,16 @@ def test_sample_stays_inside_the_region_and_the_window():
     assert x[:, 1].mean() == pytest.approx(0.25, abs=0.05) and x[:, 2].mean() == pytest.approx(-0.25, abs=0.03)
     with pytest.raises(ValueError, match="could only draw 0 of 5"):
         man.sample(5, within=(np.array([-1.0, -1.0, 0.5]), np.full(3, 2.0)))  # the window misses the region's half
+
+
+def test_pieces_are_drawn_in_proportion_to_their_area():
+    # two pieces of the plane z1 = 0 in the region z3 <= 0: [0, 1] x [-1, 0] (area 1) and [0, 2] x [-2, 0] (area 4)
+    model = plrnn.ALRNN(np.full(3, 0.5), 0.1 * np.eye(3), np.zeros(3), 1)
+    code = int(model.region_id(np.array([0.0, 0.0, -1.0])))
+    man = plrnn.PieceManifold(model=model, cycle=None, j=0, kind="stable", variant="provenance",
+                              origins=np.zeros((2, 3)), bases=np.repeat(np.eye(3)[None, :, 1:], 2, 0),
+                              lo=np.array([[0.0, -1.0], [0.0, -2.0]]), hi=np.array([[1.0, 0.0], [2.0, 0.0]]),
+                              codes=np.array([code, code]), levels=np.zeros(2, int), parents=np.full(2, -1),
+                              residuals=np.zeros(2))
+    _, which = man.sample(4000, seed=1, return_piece=True)
+    assert np.mean(which == 0) == pytest.approx(0.2, abs=0.03)
