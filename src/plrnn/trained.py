@@ -1,9 +1,9 @@
 """Analysis of trained RNNs: skeletons, manifold clouds of codimension one, basin boundaries, probes.
 
-The 2- and 3-D models (Duffing, Lorenz-63) use the package's manifold constructions directly. The
-15-D ALRNNs of the decision and neuron experiments have a **14-dimensional** stable manifold: a
-coordinate box around a 14-D piece overestimates the piece enormously, so points on it are generated
-here as exact backward orbits instead, and the data-space boundary is located by bisection:
+Every model uses the package's manifold constructions (Algorithm 1, :mod:`plrnn.manifolds`, whose
+pieces are polytopes in any dimension). Alongside them, the **14-dimensional** stable manifolds of the
+15-D ALRNNs of the decision and neuron experiments get exact points from backward orbits (with normals,
+for probes across the manifold), and the data-space boundary is located by bisection:
 
 * :func:`skeleton` -- fixed points of a trained model (:func:`plrnn.scyfi.cycles`, exhaustive when
   affordable), split into stable ones and saddles;

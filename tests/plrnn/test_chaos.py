@@ -1,4 +1,4 @@
-"""SPEC tests 11 (the first homoclinic point of the Fig. 5 map) and 12 (Lyapunov spectra)."""
+"""The first homoclinic point of the Fig. 5 map and Lyapunov spectra."""
 
 import sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""SPEC tests 2-4: closed-form fixed points, cycle invariants, SCYFI against exhaustive enumeration
+"""Closed-form fixed points, cycle invariants, SCYFI against exhaustive enumeration
 (and both against a brute-force enumeration written separately)."""
 
 import sys

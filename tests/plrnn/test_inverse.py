@@ -1,4 +1,4 @@
-"""SPEC tests 5 and 6: the inverse-step cascade against the exact inverse and against enumeration;
+"""The inverse-step cascade against the exact inverse and against enumeration;
 invertibility by counting preimages."""
 
 import sys

@@ -1,4 +1,4 @@
-"""SPEC test 9 (Algorithm 1 against the exact polyline) and the contract of plrnn.manifold."""
+"""Algorithm 1 against the exact polyline and the contract of plrnn.manifold."""
 
 import sys
 from pathlib import Path

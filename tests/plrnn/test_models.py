@@ -1,4 +1,4 @@
-"""SPEC test 1 (affine pieces equal the map and finite-difference Jacobians) and the models' input checks."""
+"""Affine pieces equal the map and finite-difference Jacobians and the models' input checks."""
 
 import sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""SPEC tests 7 and 8: the local eigenspace of a saddle; exact polylines and segment clipping."""
+"""The local eigenspace of a saddle; exact polylines and segment clipping."""
 
 import sys
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""SPEC tests 10 (the paper's delta_sigma) and 16 (the boundary-distance measure)."""
+"""The paper's delta_sigma and the boundary-distance measure."""
 
 import numpy as np
 import pytest
