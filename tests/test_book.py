@@ -66,6 +66,8 @@ def test_chapter_passes_its_reproduction_checks(built_book, chapter):
     assert record["claims"], f"{chapter.id} checked no claim"
     for claim in record["claims"]:
         assert set(claim) >= {"id", "statement", "value", "target", "passed", "origin"}
+        assert claim["origin"] in ("paper", "derived", "book"), f"{chapter.id}: claim {claim['id']} says not where its target comes from"
+    assert record.get("coverage"), f"{chapter.id}: the record must say how the run covers the paper (rep.coverage)"
     failed = [c for c in record["claims"] if not c["passed"]]
     assert not failed, f"{chapter.id}: failed claims {failed}"
 
