@@ -246,7 +246,7 @@ class PieceManifold:
         n = check_positive_int("n", int(n))
         rng = np.random.default_rng(seed)
         sizes, draw = self._flat_sample(n, rng, within, burn, ancestry)
-        curved_sizes = np.array([_extent(c.points, self.dim) for c in self.curved])
+        curved_sizes = np.array([_extent(c.points, self.dim) * self._accepted(c, rng, within) for c in self.curved])
         total = sizes.sum() + curved_sizes.sum()
         if total <= 0:
             raise ValueError(f"could only draw 0 of {n} points on the manifold "
@@ -259,10 +259,7 @@ class PieceManifold:
                 continue
             c, got, have = self.curved[ci], [], 0
             for _ in range(max_rounds):
-                pts = c.draw(4 * (m_ - have) + 16, rng)
-                pts = pts[in_region(self.model, pts, np.full(pts.shape[0], c.code), 1e-9)]
-                if within is not None:
-                    pts = pts[np.all((pts >= within[0]) & (pts <= within[1]), axis=1)]
+                pts = self._keep(c, c.draw(4 * (m_ - have) + 16, rng), within)
                 got.append(pts)
                 have += pts.shape[0]
                 if have >= m_:
@@ -276,6 +273,19 @@ class PieceManifold:
         pts, owner = np.concatenate(out), np.concatenate(owner)
         perm = rng.permutation(pts.shape[0])
         return (pts[perm], owner[perm]) if return_piece else pts[perm]
+
+    def _keep(self, c: "CurvedPiece", pts: np.ndarray, within) -> np.ndarray:
+        """The points of a curved piece's draw that lie inside its region and the window."""
+        pts = pts[in_region(self.model, pts, np.full(pts.shape[0], c.code), 1e-9)]
+        if within is not None:
+            pts = pts[np.all((pts >= within[0]) & (pts <= within[1]), axis=1)]
+        return pts
+
+    def _accepted(self, c: "CurvedPiece", rng: np.random.Generator, within, pilot: int = 256) -> float:
+        """Share of a curved piece's latent-box draws that land inside its region and the window: its
+        size there is its extent times this share, so a piece that misses the window gets no points
+        (and the flat and curved pieces are weighted alike, by their size inside the window)."""
+        return self._keep(c, c.draw(pilot, rng), within).shape[0] / pilot
 
     def piece_distance(self, x: Any, pieces: Any) -> np.ndarray:
         """Distance from each point ``x[i]`` to the flat piece ``pieces[i]`` (the part of its plane

@@ -56,6 +56,25 @@ def test_cycle_manifold_covers_the_orbit_and_region_variant_runs():
         assert reg.n_pieces > 0 and reg.sample(20).shape == (20, 2)
 
 
+def test_sample_in_a_window_skips_curved_pieces_that_miss_it():
+    # a window around one curved piece's own points: every draw lies in the window and on a piece whose
+    # points reach it, and a window that no piece reaches is reported, not filled
+    model, cyc = _saddle("3B1", 3)
+    reg = plrnn.manifold(model, cyc, "stable", n_iter=4, variant="region", curved="kpca")
+    assert reg.curved, "the region variant with kernel PCA should make curved pieces here"
+    c0 = reg.curved[0].points
+    window = (c0.min(0) - 1e-3, c0.max(0) + 1e-3)
+    pts, owner = reg.sample(200, seed=0, within=window, return_piece=True)
+    assert np.all((pts >= window[0]) & (pts <= window[1]))
+    P = reg.origins.shape[0]
+    for ci in np.unique(owner[owner >= P]) - P:  # a curved piece drawn from must have points near the window
+        cp = reg.curved[ci].points
+        assert np.any(np.all((cp >= window[0] - 0.5) & (cp <= window[1] + 0.5), axis=1))
+    far = (np.full(2, 1e6), np.full(2, 1e6 + 1))
+    with pytest.raises(ValueError, match="could only draw 0 of 10 points"):
+        reg.sample(10, within=far)
+
+
 def test_manifold_bad_input():
     model, cyc = _saddle("3A2")
     focus = [c for c in plrnn.cycles(model, 1) if c.stability == "stable"][0]
