@@ -57,6 +57,24 @@ def test_grad_formula_matches_finite_differences_and_autograd(depth, name):
         assert np.max(np.abs(g - a)) < 1e-12 * (1 + np.max(np.abs(a)))
 
 
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_finite_difference_gradient_matches_autograd_and_leaves_the_input_alone(depth):
+    """``op.finite_difference_gradient`` (perturbs entries in place) against torch autograd through
+    the explicit product to the central-difference error (1e-6), and against the reference's
+    copy-per-entry differences to round-off over ``2h``; the caller's weights come back unchanged."""
+    ws = random_weights(widths(depth), seed=20 + depth)
+    before = [w.copy() for w in ws]
+    got = op.finite_difference_gradient(op.matrix_costs()["quartic"], ws, h=1e-6)
+    auto = autograd_gradient(TORCH_COSTS["quartic"], ws)
+    fd = fd_gradient(lambda w: torch_value(TORCH_COSTS["quartic"], w), ws, h=1e-6)
+    for g, a, f in zip(got, auto, fd):
+        assert g.shape == a.shape
+        assert np.max(np.abs(g - a)) < 1e-6
+        assert np.max(np.abs(g - f)) < 1e-8
+    for w, b in zip(ws, before):
+        np.testing.assert_array_equal(w, b)
+
+
 def test_gradient_of_a_plain_torch_callable_uses_autograd_and_returns_tensors():
     ws = [torch.from_numpy(w) for w in random_weights(widths(3), seed=3)]
     got = op.gradient(TORCH_COSTS["quartic"], ws)
