@@ -9,7 +9,7 @@ take numpy arrays or torch tensors and return the kind of their first weight.
 
 Modules, one idea each:
 
-* :mod:`~overparam.products`: ``product``, ``gradient`` (Eq. 4), ``objective``;
+* :mod:`~overparam.products`: ``product``, ``gradient`` (Eq. 4), ``objective``, ``finite_difference_gradient``;
 * :mod:`~overparam.imbalance`: ``imbalance`` (Def. 1), the first-order identity of Prop. 2,
   Lemmas 10 and 12, balanced points;
 * :mod:`~overparam.flows`: ``flow`` and ``flow_path`` (the gradient flow Eq. 4, with stopping events);
@@ -30,15 +30,15 @@ from .costs import SCALAR_COSTS, Cost, ScalarCost, matrix_costs
 from .descent import gd_imbalance_change, gd_step
 from .flows import FlowPath, flow, flow_path, gradient_norm, imbalance_drift
 from .imbalance import balance_residual, balanced_weights, imbalance, lemma12_residual, norm_differences
-from .products import composed, factor_gradients, finite_difference_gradient, gradient, objective, product
+from .products import finite_difference_gradient, gradient, objective, product
 from .rates import convergence_time
 from .saddles import objective_hessian, origin_spectrum
 from .sigmoid import sigmoid_invariant
 
 __all__ = [
-    "SCALAR_COSTS", "Cost", "FlowPath", "ScalarCost", "balance_residual", "balanced_weights", "composed",
-    "convergence_time", "costs", "descent", "factor_gradients", "finite_difference_gradient", "flow", "flow_path", "foliation", "gd_imbalance_change",
-    "gd_step", "gradient", "gradient_norm", "imbalance", "imbalance_drift", "init", "lemma12_residual", "matrix_costs",
+    "SCALAR_COSTS", "Cost", "FlowPath", "ScalarCost", "balance_residual", "balanced_weights", "convergence_time",
+    "costs", "descent", "finite_difference_gradient", "flow", "flow_path", "foliation", "gd_imbalance_change", "gd_step",
+    "gradient", "gradient_norm", "imbalance", "imbalance_drift", "init", "lemma12_residual", "matrix_costs",
     "norm_differences", "objective", "objective_hessian", "odeint", "origin_spectrum", "pc_bridge", "product", "rates",
     "saddles", "schematics", "sigmoid", "sigmoid_invariant", "vector",
 ]
