@@ -46,22 +46,18 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from reprokit import hessian
 
-from . import completion, origin, train
+from . import completion, dln, origin, pc, train, zero_rank
 from ._checks import check_data, check_weights
 from .batching import full_batch
+from .minima import _kron
 
 
 # --------------------------------------------------------------------------------------------
 # (a) zero-rank points with W_L = 0
-
-
-def _kron(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.kron(a.contiguous(), b.contiguous())
 
 
 def correlated_span(x: torch.Tensor, y: torch.Tensor, rtol: float = 1e-10) -> torch.Tensor:
@@ -97,18 +93,6 @@ def zero_rank_point(widths: Sequence[int], x: torch.Tensor, y: torch.Tensor, sca
     return [w.to(dtype) for w in ws]
 
 
-def _heads_tails(weights):
-    """``N_l = W_{l-1:1}`` and ``M_l = W_{L-1:l+1}`` for ``l = 1..L-1`` (lists, index ``l - 1``)."""
-    ref = weights[0]
-    heads = [torch.eye(ref.shape[1], dtype=ref.dtype)]
-    for w in weights[:-2]:
-        heads.append(w @ heads[-1])  # W_{l:1}
-    tails = [torch.eye(weights[-1].shape[1], dtype=ref.dtype)]  # M_{L-1} = I
-    for w in reversed(weights[1:-1]):
-        tails.append(tails[-1] @ w)  # M_l = M_{l+1} W_{l+1}
-    return heads, tails[::-1]
-
-
 @dataclass
 class ZeroRankHessians:
     """Closed-form Hessians at a point with ``W_L = 0`` and ``P Sxy = 0``: ``loss`` and ``energy``
@@ -127,28 +111,23 @@ def zero_rank_hessians(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torc
     """The Hessians of the loss and of ``F*`` at a critical point of family (a) (module docstring).
 
     Cross blocks (``l < L``): entry ``[(i, a), (b, c)] = -M_l[a, b] (N_l Sxy)[c, i]`` at row ``(i, a)``
-    of ``W_L`` and column ``(b, c)`` of ``W_l``. ``W_L`` block: ``I (x) Q`` (loss) and
-    ``I (x) Q - Syy (x) A`` (energy). Raises ValueError away from the family (``max |W_L| > atol``
+    of ``W_L`` and column ``(b, c)`` of ``W_l``, the same as on Theorem 3's family
+    (:mod:`pcsaddles.zero_rank`). ``W_L`` block: ``I (x) Q`` (loss) and ``I (x) Q - Syy (x) A``
+    (energy), with ``A`` :func:`pcsaddles.zero_rank.penultimate_rescaling`. Raises ValueError away from the family (``max |W_L| > atol``
     or ``max |P Sxy| > atol``).
     """
     widths = check_data(weights, x, y)
     if len(widths) < 3:
         raise ValueError(f"need at least one hidden layer; received widths {widths}")
     m = origin.data_moments(x, y)
-    heads, tails = _heads_tails(weights)
-    p_mat = weights[-2] @ heads[-1]  # W_{L-1:1}
+    p_mat = zero_rank._products_to_first(weights)[-1]  # W_{L-1:1}
     bad_w, bad_p = float(weights[-1].abs().max()), float((p_mat @ m.sxy).abs().max())
     if bad_w > atol or bad_p > atol:
         raise ValueError(f"not a point of family (a): max|W_L| = {bad_w:.3g}, max|P Sxy| = {bad_p:.3g} (need <= {atol})")
     d_out, n_pen = weights[-1].shape
-    blocks = []
-    for l in range(1, len(weights)):
-        mm = tails[l - 1]  # (n_{L-1}, n_l)
-        ns = heads[l - 1] @ m.sxy  # (n_{l-1}, d_L)
-        blocks.append(-torch.einsum("ab,ci->iabc", mm, ns).reshape(d_out * n_pen, mm.shape[1] * ns.shape[0]))
-    cross = torch.cat(blocks, dim=1)
+    cross = torch.cat(zero_rank._cross_blocks(weights, x, y), dim=1)
     q = p_mat @ m.sxx @ p_mat.T
-    a = _penultimate_rescaling(weights)
+    a = zero_rank.penultimate_rescaling(weights)
     eye = torch.eye(d_out, dtype=q.dtype)
     k = d_out * n_pen
     p = sum(w.numel() for w in weights)
@@ -159,17 +138,6 @@ def zero_rank_hessians(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torc
     energy = loss.clone()
     energy[-k:, -k:] -= _kron(m.syy, a)
     return ZeroRankHessians(loss, energy, cross, q, a)
-
-
-def _penultimate_rescaling(weights):
-    """``A = I + sum_{l=2}^{L-1} W_{L-1:l} W_{L-1:l}^T`` (the rescaling matrix of ``W_1..W_{L-1}``)."""
-    n = weights[-1].shape[1]
-    a = torch.eye(n, dtype=weights[0].dtype)
-    part = torch.eye(n, dtype=weights[0].dtype)
-    for w in reversed(weights[1:-1]):
-        part = part @ w  # W_{L-1:l}
-        a = a + part @ part.T
-    return a
 
 
 def compression_bound(hess: torch.Tensor, n_last: int) -> float:
@@ -193,10 +161,7 @@ def masked_loss(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tenso
     """``1/(2N) sum_i ||mask_i * (y_i - W_{L:1} x_i)||^2``: Eq. 1 on the observed entries (``mask`` 0/1, ``y``'s shape)."""
     check_data(weights, x, y)
     _check_mask(mask, y)
-    out = x
-    for w in weights:
-        out = out @ w.T
-    return 0.5 * (mask * (y - out)).pow(2).sum() / x.shape[0]
+    return 0.5 * (mask * (y - dln.forward(weights, x)[-1])).pow(2).sum() / x.shape[0]
 
 
 def masked_equilibrated_energy(weights: Sequence[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
@@ -211,24 +176,18 @@ def masked_equilibrated_energy(weights: Sequence[torch.Tensor], x: torch.Tensor,
     """
     check_data(weights, x, y)
     _check_mask(mask, y)
-    out = x
-    for w in weights:
-        out = out @ w.T
-    r = mask * (y - out)  # (N, d_L)
-    d = y.shape[1]
-    s = torch.eye(d, dtype=y.dtype)
-    part = torch.eye(d, dtype=y.dtype)
-    for w in reversed(weights[1:]):
-        part = part @ w  # W_{L:l}
-        s = s + part @ part.T
+    r = mask * (y - dln.forward(weights, x)[-1])  # (N, d_L)
+    s = dln.rescaling(weights)  # (d_L, d_L)
     s_m = mask[:, :, None] * s[None] * mask[:, None, :] + torch.diag_embed(1 - mask)  # (N, d, d)
     sol = torch.linalg.solve(s_m, r[:, :, None])[:, :, 0]
     return 0.5 * (r * sol).sum() / x.shape[0]
 
 
 def _check_mask(mask, y):
-    if not isinstance(mask, torch.Tensor) or mask.shape != y.shape or mask.dtype != y.dtype:
-        raise ValueError(f"mask must be a 0/1 tensor of y's shape {tuple(y.shape)} and dtype {y.dtype}")
+    pc._check_mask(mask, y)  # a tensor of y's shape
+    if mask is None or mask.dtype != y.dtype:
+        raise ValueError(f"mask must be a 0/1 tensor of y's shape {tuple(y.shape)} and dtype {y.dtype}; "
+                         f"received {None if mask is None else mask.dtype}")
 
 
 def plateau_saddles(weights: Sequence[torch.Tensor], task: completion.CompletionTask, lr: float = 1e-2, *,
