@@ -214,11 +214,9 @@ def sigmoid_flow(w1: float, w2: float, t1: float, *, activation: str = "algebrai
     t, y = np.asarray(sol.t), np.asarray(sol.y).reshape(2, -1)
     times = {name: float(te[0]) if len(te) else float("inf") for (name, _), te in zip(events, sol.t_events or [])}
     t_hit = times.get("stop_tol", float("inf"))
-    if np.isfinite(t_hit):
-        index = [name for name, _ in events].index("stop_tol")
-        if t.size == 0 or t[-1] < t_hit:
-            t = np.append(t, t_hit)
-            y = np.concatenate([y, sol.y_events[index][0][:, None]], axis=1)
+    if np.isfinite(t_hit) and (t.size == 0 or t[-1] < t_hit):  # stop_tol's event, when set, is the first
+        t = np.append(t, t_hit)
+        y = np.concatenate([y, sol.y_events[0][0][:, None]], axis=1)
     return SigmoidRun(t=t, w1=y[0], w2=y[1], t_hit=t_hit, t_mark=times.get("mark_tol", float("inf")))
 
 

@@ -23,6 +23,13 @@ def neg_grad_fd(w1, w2, h=1e-6):
     return (-(g_ref(w1 + h, w2) - g_ref(w1 - h, w2)) / (2 * h), -(g_ref(w1, w2 + h) - g_ref(w1, w2 - h)) / (2 * h))
 
 
+def rhs_ref(t, y):
+    """``-∇g`` written out (Eq. 9), for scipy."""
+    w1, w2 = y
+    common = np.sqrt(1 + w1 * w1) - w2 * w1
+    return [2 * w2 * common / (1 + w1 * w1) ** 2, 2 * w1 * common / (1 + w1 * w1)]
+
+
 def test_sigmoid_rhs_is_minus_the_gradient():
     """SPEC test 14 (``sigmoid_rhs``): Eq. (9) as printed equals -∇g by central differences, 1e-7."""
     rng = np.random.default_rng(0)
@@ -82,14 +89,7 @@ def test_sigmoid_intersection():
 @pytest.mark.parametrize("start", [(2.0, -3.0), (-0.3, 5.0), (-6.0, -1.0), (0.5, 0.2), (8.0, 9.0)])
 def test_sigmoid_limit_map(start):
     """SPEC test 16: the limit predicted from C_0 vs the ODE limit, to 1e-9."""
-    def rhs(t, y):
-        return list(neg_grad_exact(*y))
-
-    def neg_grad_exact(w1, w2):
-        common = np.sqrt(1 + w1 * w1) - w2 * w1
-        return 2 * w2 * common / (1 + w1 * w1) ** 2, 2 * w1 * common / (1 + w1 * w1)
-
-    sol = solve_ivp(rhs, (0, 400), list(start), method="DOP853", rtol=1e-12, atol=1e-13)
+    sol = solve_ivp(rhs_ref, (0, 400), list(start), method="DOP853", rtol=1e-12, atol=1e-13)
     got = op.sigmoid.limit_point(*start)
     assert abs(got[0] - sol.y[0, -1]) < 1e-9 and abs(got[1] - sol.y[1, -1]) < 1e-9
 
@@ -112,10 +112,28 @@ def test_sigmoid_inputs_are_checked():
         op.sigmoid_invariant("0", 1.0)
 
 
-def test_origin_hessian_and_event_times():
-    """At the origin the Hessian is ``f'(0) σ'(0) [[0, 1], [1, 0]] = [[0, -2], [-2, 0]]``; the marked
-    time (|1 - z| < 1e-6) precedes the stopping time (|1 - z| < 1e-9), and the run ends on the target."""
+def test_hessian_and_event_times():
+    """At the origin the Hessian is ``f'(0) σ'(0) [[0, 1], [1, 0]] = [[0, -2], [-2, 0]]``; at (0.7, -1.3)
+    it is the closed form of ``g = r²``, ``r = 1 - w_2 σ(w_1)``: ``g_11 = 2 w_2² σ'² - 2 r w_2 σ''``,
+    ``g_12 = 2 σ w_2 σ' - 2 r σ'``, ``g_22 = 2 σ²``. The marked time (|1 - z| < 1e-6) and the stopping
+    time (|1 - z| < 1e-9) equal the event times of scipy integrating Eq. (9) written here (the stop
+    to 1e-5 relative: locating it is ill-conditioned, ż → 0), and the run ends on the target."""
     np.testing.assert_allclose(op.sigmoid.hessian(0.0, 0.0), [[0, -2], [-2, 0]], atol=1e-8)
+    w1, w2 = 0.7, -1.3
+    s, ds, dds = w1 / np.sqrt(1 + w1 * w1), (1 + w1 * w1) ** -1.5, -3 * w1 * (1 + w1 * w1) ** -2.5
+    r = 1 - w2 * s
+    g12 = 2 * s * w2 * ds - 2 * r * ds
+    np.testing.assert_allclose(op.sigmoid.hessian(w1, w2), [[2 * w2**2 * ds**2 - 2 * r * w2 * dds, g12], [g12, 2 * s * s]],
+                               rtol=0, atol=1e-8)
+
+    def below(tol):
+        event = lambda t, y: abs(1 - y[1] * y[0] / np.sqrt(1 + y[0] ** 2)) - tol  # noqa: E731
+        event.direction = -1
+        return event
+
+    ref = solve_ivp(rhs_ref, (0, 500), [3.0, -2.0], method="DOP853", rtol=1e-12, atol=1e-13, events=[below(1e-6), below(1e-9)])
     run = op.sigmoid.sigmoid_flow(3.0, -2.0, 500.0, stop_tol=1e-9, mark_tol=1e-6)
-    assert 0 < run.t_mark < run.t_hit < 500
+    assert run.t_mark == pytest.approx(ref.t_events[0][0], rel=1e-6)
+    assert run.t_hit == pytest.approx(ref.t_events[1][0], rel=1e-5)
+    assert run.t[-1] == run.t_hit
     assert g_ref(*run.final) ** 0.5 == pytest.approx(1e-9, rel=1e-3)
