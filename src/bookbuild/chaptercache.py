@@ -15,7 +15,9 @@ therefore re-executes only the chapters that import that part (or a package impo
 
 The local packages are the folders of ``src/`` holding an ``__init__.py``. Imports are read with
 :mod:`ast` from the notebook's code cells (IPython magics and shell lines are skipped) and from
-the packages' modules; an import inside a function counts too.
+the packages' modules; an import inside a function counts too. Each package's digest and imports
+are computed once per :class:`LocalPackages` snapshot, so keying every chapter of a build reads and
+parses each package once, not once per chapter.
 """
 
 from __future__ import annotations
@@ -29,15 +31,50 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reprokit.runcache import canonical, files_digest
+from reprokit.runcache import canonical, files_digest, source_files
 
 KEY_VERSION = "1"  # bump when the key's recipe changes
 REQUIREMENT_FILES = ("requirements.txt", "pyproject.toml")
 
 
-def local_packages(src: Path) -> dict[str, Path]:
-    """``{name: folder}`` of the importable packages in ``src``."""
-    return {p.name: p for p in sorted(Path(src).iterdir()) if (p / "__init__.py").is_file()}
+class LocalPackages(Mapping[str, Path]):
+    """``{name: folder}`` of the importable packages in ``src``, each package's source read at most
+    once: its digest (:meth:`digest`) and the other local packages it imports (:meth:`imports`) are
+    computed on first use and kept. A snapshot: after editing a package, take a new one."""
+
+    def __init__(self, src: Path):
+        self._folders = {p.name: p for p in sorted(Path(src).iterdir()) if (p / "__init__.py").is_file()}
+        self._digests: dict[str, str] = {}
+        self._imports: dict[str, set[str]] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        return self._folders[name]
+
+    def __iter__(self):
+        return iter(self._folders)
+
+    def __len__(self) -> int:
+        return len(self._folders)
+
+    def digest(self, name: str) -> str:
+        """SHA-256 over the package's ``.py`` files (names and contents)."""
+        if name not in self._digests:
+            self._digests[name] = files_digest(source_files(self[name]), self[name])
+        return self._digests[name]
+
+    def imports(self, name: str) -> set[str]:
+        """The other local packages that package ``name`` imports (directly)."""
+        if name not in self._imports:
+            found: set[str] = set()
+            for path in source_files(self[name]):
+                found |= _imports(path.read_text(), str(path))
+            self._imports[name] = (found & set(self)) - {name}
+        return self._imports[name]
+
+
+def local_packages(src: Path) -> LocalPackages:
+    """The importable packages in ``src`` (a :class:`LocalPackages` snapshot)."""
+    return LocalPackages(src)
 
 
 def _imports(code: str, where: str) -> set[str]:
@@ -68,20 +105,12 @@ def notebook_code(notebook: Path) -> str:
     return "\n".join(lines)
 
 
-def notebook_imports(notebook: Path, packages: Mapping[str, Path]) -> set[str]:
+def notebook_imports(notebook: Path, packages: LocalPackages) -> set[str]:
     """The local packages a notebook imports directly."""
     return _imports(notebook_code(notebook), str(notebook)) & set(packages)
 
 
-def package_imports(name: str, packages: Mapping[str, Path]) -> set[str]:
-    """The other local packages that package ``name`` imports (directly)."""
-    found: set[str] = set()
-    for path in sorted(packages[name].rglob("*.py")):
-        found |= _imports(path.read_text(), str(path))
-    return (found & set(packages)) - {name}
-
-
-def dependencies(notebook: Path, packages: Mapping[str, Path]) -> list[str]:
+def dependencies(notebook: Path, packages: LocalPackages) -> list[str]:
     """Every local package the notebook depends on: its imports and, transitively, theirs."""
     todo = list(notebook_imports(notebook, packages))
     seen: set[str] = set()
@@ -90,22 +119,22 @@ def dependencies(notebook: Path, packages: Mapping[str, Path]) -> list[str]:
         if name in seen:
             continue
         seen.add(name)
-        todo.extend(package_imports(name, packages) - seen)
+        todo.extend(packages.imports(name) - seen)
     return sorted(seen)
 
 
 def chapter_key(notebook: Path, profile: str, params: Mapping[str, Any], *, root: Path,
-                packages: Mapping[str, Path] | None = None) -> tuple[str, dict[str, Any]]:
+                packages: LocalPackages | None = None) -> tuple[str, dict[str, Any]]:
     """``(key, inputs)``: the SHA-256 key of one chapter execution and what went into it (a dict
-    of digests, stored next to the cached notebook so a reader can see why a key changed)."""
+    of digests, stored next to the cached notebook so a reader can see why a key changed). Pass
+    one ``packages`` snapshot for all the chapters of a build (each package is then hashed once)."""
     root = Path(root)
     packages = local_packages(root / "src") if packages is None else packages
     deps = dependencies(notebook, packages)
     inputs: dict[str, Any] = {
         "version": KEY_VERSION,
         "notebook": hashlib.sha256(Path(notebook).read_bytes()).hexdigest(),
-        "packages": {name: files_digest(sorted(p for p in packages[name].rglob("*.py") if "__pycache__" not in p.parts),
-                                        packages[name]) for name in deps},
+        "packages": {name: packages.digest(name) for name in deps},
         "requirements": {f: hashlib.sha256((root / f).read_bytes()).hexdigest() for f in REQUIREMENT_FILES
                          if (root / f).exists()},
         "python": "%d.%d" % sys.version_info[:2],

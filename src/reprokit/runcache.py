@@ -53,10 +53,14 @@ def package_root(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def source_files(folder: Path) -> list[Path]:
+    """The ``.py`` files under ``folder``, sorted (``__pycache__`` skipped)."""
+    return sorted(p for p in Path(folder).rglob("*.py") if "__pycache__" not in p.parts)
+
+
 def package_files(package: str) -> list[Path]:
     """The ``.py`` files of an importable package, sorted."""
-    root = package_root(package)
-    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    return source_files(package_root(package))
 
 
 def files_digest(files: Sequence[Path], base: Path) -> str:

@@ -66,6 +66,23 @@ def test_keys_are_stable_when_nothing_changes(repo):
     assert keys(repo) == keys(repo)
 
 
+def test_one_snapshot_of_the_packages_reads_each_package_once(repo, monkeypatch):
+    """A build keys every chapter from one snapshot: each package is hashed and parsed once (not
+    once per chapter that depends on it), and the keys are those of fresh snapshots."""
+    packages = cc.local_packages(repo / "src")
+    hashed, parsed = [], []
+    digest, parse = cc.files_digest, cc._imports
+    monkeypatch.setattr(cc, "files_digest", lambda files, base: hashed.append(base.name) or digest(files, base))
+    monkeypatch.setattr(cc, "_imports", lambda code, where: parsed.append(where) or parse(code, where))
+    shared = {cid: cc.chapter_key(repo / path, "quick", {"profile": "quick"}, root=repo, packages=packages)[0]
+              for cid, path in CHAPTERS.items()}
+    # one/a needs part1+shared, two/b part1+part2+shared, three/c part3: 6 package uses, 4 packages
+    assert sorted(hashed) == ["part1", "part2", "part3", "shared"]
+    modules = [w for w in parsed if w.endswith(".py")]
+    assert len(modules) == len(set(modules)) == len(list((repo / "src").rglob("*.py")))
+    assert shared == keys(repo)
+
+
 @pytest.mark.parametrize("edit, expected", [
     ("src/shared/records.py", {"one/a", "two/b"}),          # the shared package: everything importing it
     ("src/part1/core.py", {"one/a", "two/b"}),              # Part I's package, also used by part2's bridge
