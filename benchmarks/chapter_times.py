@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from bookbuild import toc  # noqa: E402  (the book's one toc walker)
 from bookbuild.status import duration  # noqa: E402
+from reprokit.profiles import PROFILES  # noqa: E402
 
 STORE = ROOT / "benchmarks" / "chapter_times.json"
-PROFILES = ("quick", "paper")
 
 
 def claims_dir(profile: str) -> Path:

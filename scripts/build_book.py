@@ -49,6 +49,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from bookbuild import chaptercache, status, toc as tocmod  # noqa: E402
+from reprokit.profiles import PROFILES  # noqa: E402
+from reprokit.records import ENV_CLAIMS_DIR  # noqa: E402  (where a chapter's last cell writes its record)
 
 BUILD = ROOT / "_build"
 TIMES = ROOT / "benchmarks" / "chapter_times.json"  # both profiles' run times
@@ -172,7 +174,7 @@ def expected_seconds(times: dict, cid: str, profile: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    parser.add_argument("--profile", default="quick", choices=PROFILES)
     parser.add_argument("--only", nargs="+", default=None, metavar="ID",
                         help="execute only these chapters (ids, part folders or unambiguous stems)")
     parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -231,8 +233,8 @@ def main() -> int:
     jobs = max(1, min(args.jobs, len(pending) or 1))
     # one BLAS/torch thread per chapter when the workers fill the CPUs; an explicit OMP_NUM_THREADS wins
     threads = int(os.environ.get("OMP_NUM_THREADS") or max(1, cpus // jobs))
-    env_claims = os.environ.get("REPROKIT_CLAIMS_DIR")
-    os.environ["REPROKIT_CLAIMS_DIR"] = str(claims)
+    env_claims = os.environ.get(ENV_CLAIMS_DIR)
+    os.environ[ENV_CLAIMS_DIR] = str(claims)
     pending.sort(key=lambda item: -expected_seconds(times, item[0].id, args.profile))  # longest first
     executed_seconds = 0.0
     if pending:
@@ -255,7 +257,7 @@ def main() -> int:
             else:
                 cache.put(ch.id, key, out, record, inputs)
     if env_claims is None:
-        os.environ.pop("REPROKIT_CLAIMS_DIR", None)
+        os.environ.pop(ENV_CLAIMS_DIR, None)
     wall = time.perf_counter() - started
     summary = dict(profile=args.profile, jobs=jobs, threads=threads, executed=len(pending), cached=len(cached),
                    wall=round(wall, 1), sum=round(executed_seconds, 1),

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from bookbuild import toc
+from reprokit.records import ORIGINS
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = toc.read(ROOT)
@@ -66,7 +67,7 @@ def test_chapter_passes_its_reproduction_checks(built_book, chapter):
     assert record["claims"], f"{chapter.id} checked no claim"
     for claim in record["claims"]:
         assert set(claim) >= {"id", "statement", "value", "target", "passed", "origin"}
-        assert claim["origin"] in ("paper", "derived", "book"), f"{chapter.id}: claim {claim['id']} says not where its target comes from"
+        assert claim["origin"] in ORIGINS, f"{chapter.id}: claim {claim['id']} says not where its target comes from"
     assert record.get("coverage"), f"{chapter.id}: the record must say how the run covers the paper (rep.coverage)"
     failed = [c for c in record["claims"] if not c["passed"]]
     assert not failed, f"{chapter.id}: failed claims {failed}"
