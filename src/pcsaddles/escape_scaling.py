@@ -14,7 +14,7 @@ weights of scale ``sigma``:
 This module runs the three rules of the book's BP-vs-PC chapters on a *batch* of small deep
 linear networks at once (one run per initial scale and seed; every tensor carries a leading run
 axis ``R``), full batch, and measures the iterations until the loss (and, for PC, ``F*``) first
-falls below half its initial value (:func:`pcsaddles.train.escape_iteration`'s definition).
+falls below half its initial value (:func:`pcsaddles.curves.escape_iteration`'s definition).
 It also integrates the gradient flow of the loss with an adaptive ODE solver, whose escape time
 ``t`` (in units of ``eta * iterations``) covers the grid points where discrete BP would need
 millions of iterations.
@@ -34,8 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import init, origin, train
+from . import init, origin
 from ._checks import check_data, check_weights
+from .normalisation import grad_scale, matched_lr_factor
 
 RULES = ("bp", "bp_matched", "pc")
 
@@ -47,16 +48,15 @@ RULES = ("bp", "bp_matched", "pc")
 def step_sizes(lr: float, n: int, d_out: int) -> dict[str, float]:
     """Effective steps ``eta`` on the paper-normalised objectives, for nominal learning rate ``lr``.
 
-    With the authors' conventions (:func:`pcsaddles.train.grad_scale`) BP descends ``nn.MSELoss =
+    With the authors' conventions (:func:`pcsaddles.normalisation.grad_scale`) BP descends ``nn.MSELoss =
     (2/d_L) L``, so ``eta_bp = 2 lr / d_L``; PC descends the batch-summed energy ``N F``, so
     ``eta_pc = N lr``; the normalisation-matched BP multiplies BP's rate by
-    :func:`pcsaddles.train.matched_lr_factor` ``= N d_L / 2``, giving ``eta_pc`` again.
+    :func:`pcsaddles.normalisation.matched_lr_factor` ``= N d_L / 2``, giving ``eta_pc`` again.
     """
     if not lr > 0:
         raise ValueError(f"lr must be positive; received {lr}")
-    bp = lr * train.grad_scale("bp", "authors", n, d_out)
-    return {"bp": bp, "bp_matched": bp * train.matched_lr_factor(n, d_out),
-            "pc": lr * train.grad_scale("pc", "authors", n, d_out)}
+    bp = lr * grad_scale("bp", "authors", n, d_out)
+    return {"bp": bp, "bp_matched": bp * matched_lr_factor(n, d_out), "pc": lr * grad_scale("pc", "authors", n, d_out)}
 
 
 def scaled_inits(widths: Sequence[int], sigmas: Sequence[float], seeds: Sequence[int],
@@ -245,7 +245,7 @@ def escape_iterations(rule: str, weights: Sequence[torch.Tensor], x: torch.Tenso
 
     ``rule``: ``"bp"`` or ``"bp_matched"`` (``g = dL/dW``, :func:`batched_loss_grads`) or ``"pc"``
     (``g = dF/dW`` after ``n_steps`` Euler steps of size ``dt``, :func:`batched_pc_grads`); ``eta``
-    the effective step (:func:`step_sizes`). Escape as in :func:`pcsaddles.train.escape_iteration`:
+    the effective step (:func:`step_sizes`). Escape as in :func:`pcsaddles.curves.escape_iteration`:
     the first update count ``i`` whose loss (before update ``i``) is below ``fraction`` times the loss
     at initialisation. For PC the equilibrated energy ``F*`` (the objective PC descends when
     inference converges) is tracked the same way; PC runs until both have escaped or ``max_iter``.

@@ -425,21 +425,4 @@ def _restore(state: dict, ws, buf, test_buf, test_iters: list, traj, n_iter: int
     return done, float(state.get("seconds", 0.0))
 
 
-# --------------------------------------------------------------------------------------------
-# Names kept importable from ``pcsaddles.train`` for code written when this module also held the
-# normalisations, batching, stopping rules, curve reading and landscapes (each now its own module).
-
-from .batching import epoch_batches, fresh_batches  # noqa: E402
-from .curves import escape_iteration, first_below, seed_bands  # noqa: E402
-from .landscape import OBJECTIVES, axis_directions, extreme_directions, landscape, objective  # noqa: E402
-from .normalisation import matched_lr_factor  # noqa: E402
-from .stopping import stop_on_plateau, stop_when_test_below, stop_when_train_below  # noqa: E402
-
-__all__ = [
-    "Batch", "History", "INFERENCES", "Monitor", "OPTIMIZERS", "Step", "bp_step", "loss_grads", "pc_step", "train",
-    # re-exported
-    "CONVENTIONS", "OBJECTIVES", "Progress", "REPORTS", "RULES", "StopRule", "axis_directions", "epoch_batches",
-    "escape_iteration", "extreme_directions", "first_below", "fresh_batches", "grad_scale", "landscape",
-    "matched_lr_factor", "objective", "reported_loss", "seed_bands", "stop_on_plateau", "stop_when_test_below",
-    "stop_when_train_below",
-]
+__all__ = ["Batch", "History", "INFERENCES", "Monitor", "OPTIMIZERS", "Step", "bp_step", "loss_grads", "pc_step", "train"]

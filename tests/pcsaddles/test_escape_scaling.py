@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from pcsaddles import data, escape_scaling as es, init, pc, train
+from pcsaddles import data, escape_scaling as es, init, normalisation, pc, train
 from reference import loss_ref, torch_fstar
 
 F64 = torch.float64
@@ -129,7 +129,7 @@ def test_escape_iterations_match_the_training_loop(rule):
         w0 = es.unbatch(ws, r)
         kw = dict(lr=1e-3, convention="authors", n_steps=20)
         if rule == "bp_matched":
-            hist = train.train("bp", w0, full_batch(x, y), int(runs.loss[r]) + 3, lr_factor=train.matched_lr_factor(32, 2), **kw)
+            hist = train.train("bp", w0, full_batch(x, y), int(runs.loss[r]) + 3, lr_factor=normalisation.matched_lr_factor(32, 2), **kw)
         else:
             hist = train.train("pc", w0, full_batch(x, y), int(runs.loss[r]) + 3, **kw)
         assert hist.escape() == runs.loss[r]

@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pcsaddles import batching, data, init, stopping, train  # noqa: E402
+from pcsaddles import batching, data, init, normalisation, stopping, train  # noqa: E402
 from pcsaddles_training_reference import (F64, autograd, batch, equilibrated_ref, max_diff, net,  # noqa: E402
                                           objective_ref, predict)
 from reference import TORCH_ACT  # noqa: E402
@@ -57,7 +57,7 @@ def test_matched_factor_is_the_ratio_of_the_authors_pc_and_bp_normalisations():
     x, y = batch(3, d_y, n)
     g_mse = autograd(lambda w: objective_ref("mse", w, x, y), ws)
     g_sum = autograd(lambda w: objective_ref("half_sum", w, x, y), ws)
-    factor = train.matched_lr_factor(n, d_y)
+    factor = normalisation.matched_lr_factor(n, d_y)
     assert factor == 96.0  # N d_y / 2 for the 3-D toy network
     assert max_diff([factor * g for g in g_mse], g_sum) < 1e-12
     # the matched BP step equals SGD on the authors' PC normalisation (1/2 batch sum)
