@@ -117,6 +117,16 @@ def flow(cost: CostFn, weights: Sequence[Any], t1: float, *, method: str = DEFAU
     return [like(kind, w) for w in sol.at(-1)]
 
 
+def product_within(z_star: float, eps: float) -> MatrixEvent:
+    """A terminal event for scalar problems (``1 x 1`` product ``z = W_N ⋯ W_1``, e.g. chains):
+    ``|z - z*| - eps``, which crosses zero from above when the flow comes within ``eps`` of ``z*``.
+    Pass it to :func:`flow_path` as ``events=[product_within(z_star, eps)]``; ``t_end`` is then the
+    time to the target."""
+    z_star = check_real("z_star", z_star)
+    eps = check_real("eps", eps, minimum=0.0, strict=True)
+    return event(lambda t, ws: abs(float(chain(ws)[0, 0]) - z_star) - eps, terminal=True, direction=-1)
+
+
 def imbalance_drift(path: FlowPath) -> float:
     """``max_t max_i ||C_i(t) - C_i(0)||_F / (1 + ||C_i(0)||_F)`` along a path (Prop. 2 says 0)."""
     cs = path.imbalances()
@@ -128,4 +138,5 @@ def value_along(cost: CostFn, path: FlowPath) -> np.ndarray:
     return np.array([cost_value(cost, w) for w in path.products()])
 
 
-__all__ = ["FlowPath", "flow", "flow_path", "flow_rhs", "gradient_norm", "imbalance_drift", "value_along"]
+__all__ = ["FlowPath", "flow", "flow_path", "flow_rhs", "gradient_norm", "imbalance_drift", "product_within",
+           "value_along"]

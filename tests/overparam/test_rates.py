@@ -99,3 +99,18 @@ def test_gradient_descent_iterations_match_the_spec_numbers_and_the_vectorised_g
     fixed = [op.descent.iterations_to_target(cost, op.init.chain(start(c)), 0.2, EPS) for c in (0.0, 1.0, 10.0, 30.0, 100.0)]
     assert [f.iterations for f in fixed[:4]] == [16, 10, 13, 13] and fixed[4].diverged
     assert op.descent.iterations_grid(cost, *start(100.0), 0.2, EPS) == op.descent.DIVERGED
+
+
+def test_product_within_stops_the_flow_at_the_balanced_closed_form():
+    """A balanced chain (w_1 = w_2 = √z0, c = 0) under f = (1 - z)²: ż = 4z(1 - z), so the time to
+    |1 - z| < ε is T(0) = ¼ ln((1 - ε)(1 - z0) / (ε z0)) (separation of variables); the event stops
+    the full flow of Eq. (4) there, with the product on the target's side."""
+    cost = op.SCALAR_COSTS["(1-z)^2"]
+    start = op.init.chain([np.sqrt(Z0), np.sqrt(Z0)])
+    path = op.flow_path(cost, start, 100.0, events=[op.flows.product_within(1.0, EPS)], t_eval=np.array([]))
+    assert path.stopped
+    # locating the event is ill-conditioned (ż → 0 at the target): ~1e-8 relative, as in the chapter
+    assert path.t_end == pytest.approx(0.25 * np.log((1 - EPS) * (1 - Z0) / (EPS * Z0)), rel=1e-6)
+    assert abs(1 - op.product(path.final)[0, 0]) == pytest.approx(EPS, rel=1e-6)
+    with pytest.raises(ValueError, match="eps"):
+        op.flows.product_within(1.0, 0.0)
