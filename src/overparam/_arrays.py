@@ -83,17 +83,3 @@ def check_time(name: str, value: Any) -> float:
     if not np.isfinite(x) or x < 0:
         raise ValueError(f"{name} must be a finite time >= 0; received {x}")
     return x
-
-
-def check_real(name: str, value: Any, *, minimum: float | None = None, strict: bool = False) -> float:
-    """A finite real number (``>= minimum``, or ``> minimum`` with ``strict``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) and not (
-        isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 0
-    ):
-        raise TypeError(f"{name} must be a real number; received {type(value).__name__} {value!r}")
-    x = float(value)
-    if not np.isfinite(x):
-        raise ValueError(f"{name} must be finite; received {x}")
-    if minimum is not None and (x < minimum or (strict and x == minimum)):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}; received {x}")
-    return x

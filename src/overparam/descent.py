@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._arrays import as_weights, check_real, like
+from reprokit.checks import check_finite_number
+
+from ._arrays import as_weights, like
 from .costs import ScalarCost
 from .products import CostFn, chain, cost_gradient, factor_gradients
 
@@ -26,7 +28,7 @@ from .products import CostFn, chain, cost_gradient, factor_gradients
 def gd_step(cost: CostFn, weights: Sequence[Any], eta: float) -> list[np.ndarray] | list[torch.Tensor]:
     """One gradient-descent step ``W_i - η ∇_{W_i} g`` (Eq. 4's gradient), like ``W_1``'s kind."""
     ws, kind = as_weights(weights)
-    eta = check_real("eta", eta, minimum=0.0, strict=True)
+    eta = check_finite_number("eta", eta, minimum=0.0, strict=True)
     grads = factor_gradients(cost_gradient(cost, chain(ws)), ws)
     return [like(kind, w - eta * g) for w, g in zip(ws, grads)]
 
@@ -34,14 +36,14 @@ def gd_step(cost: CostFn, weights: Sequence[Any], eta: float) -> list[np.ndarray
 def gd_imbalance_change(grads: Sequence[Any], eta: float) -> list[np.ndarray]:
     """The exact one-step change ``η² (G_i G_iᵀ - G_{i+1}ᵀ G_{i+1})``, ``i = 1..N-1`` (numpy)."""
     gs, _ = as_weights(grads)
-    eta = check_real("eta", eta)
+    eta = check_finite_number("eta", eta)
     return [eta**2 * (gs[i] @ gs[i].T - gs[i + 1].T @ gs[i + 1]) for i in range(len(gs) - 1)]
 
 
 def gd_run(cost: CostFn, weights: Sequence[Any], eta: float, n_steps: int) -> list[np.ndarray]:
     """``n_steps`` descent steps; returns one array ``(n_steps + 1, d_l, d_{l-1})`` per layer (numpy)."""
     ws, _ = as_weights(weights)
-    eta = check_real("eta", eta, minimum=0.0, strict=True)
+    eta = check_finite_number("eta", eta, minimum=0.0, strict=True)
     out = [np.empty((n_steps + 1, *w.shape)) for w in ws]
     for step in range(n_steps + 1):
         for o, w in zip(out, ws):
@@ -66,8 +68,8 @@ def iterations_to_target(cost: ScalarCost, weights: Sequence[Any], eta: float, e
     """Run descent on a scalar problem (``1 x 1`` product) until ``|z - z*| < eps``; it counts as
     diverged when the weights stop being finite or exceed ``blowup`` in size."""
     ws, _ = as_weights(weights)
-    eta = check_real("eta", eta, minimum=0.0, strict=True)
-    eps = check_real("eps", eps, minimum=0.0, strict=True)
+    eta = check_finite_number("eta", eta, minimum=0.0, strict=True)
+    eps = check_finite_number("eps", eps, minimum=0.0, strict=True)
     z_star = cost.z_star
     for it in range(max_iter + 1):
         z = float(chain(ws)[0, 0])
@@ -96,7 +98,7 @@ def iterations_grid(cost: ScalarCost, w1: Any, w2: Any, eta: Any, eps: float, *,
     steps ``eta``: the number of descent steps ``w_1 ← w_1 - η f'(z) w_2``, ``w_2 ← w_2 - η f'(z) w_1``
     until ``|z - z*| < eps``; :data:`DIVERGED` (-1) when a weight leaves ``[-blowup, blowup]`` or stops
     being finite, :data:`NOT_REACHED` (-2) after ``max_iter`` steps. Integer array of the broadcast shape."""
-    eps = check_real("eps", eps, minimum=0.0, strict=True)
+    eps = check_finite_number("eps", eps, minimum=0.0, strict=True)
     a, b, step = (np.array(x, dtype=np.float64) for x in np.broadcast_arrays(np.asarray(w1, dtype=np.float64),
                                                                            np.asarray(w2, dtype=np.float64),
                                                                            np.asarray(eta, dtype=np.float64)))

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._arrays import as_weights, check_real, check_time, like
+from reprokit.checks import check_finite_number
+
+from ._arrays import as_weights, check_time, like
 from .odeint import MatrixEvent, MatrixSolution, event, solve_matrices
 from .products import CostFn, chain, cost_gradient, cost_value, evaluate, factor_gradients
 
@@ -94,7 +96,7 @@ def flow_path(cost: CostFn, weights: Sequence[Any], t1: float, *, t_eval: np.nda
     ws, _, t1 = _prepare(cost, weights, t1)
     all_events = list(events)
     if stop_grad is not None:
-        tol = check_real("stop_grad", stop_grad, minimum=0.0, strict=True)
+        tol = check_finite_number("stop_grad", stop_grad, minimum=0.0, strict=True)
         all_events.append(event(lambda t, w: gradient_norm(cost, w) - tol, terminal=True, direction=-1))
     sol = solve_matrices(flow_rhs(cost), ws, t1, t_eval=t_eval, events=all_events, method=method, rtol=rtol,
                          atol=atol, max_step=max_step)
@@ -122,8 +124,8 @@ def product_within(z_star: float, eps: float) -> MatrixEvent:
     ``|z - z*| - eps``, which crosses zero from above when the flow comes within ``eps`` of ``z*``.
     Pass it to :func:`flow_path` as ``events=[product_within(z_star, eps)]``; ``t_end`` is then the
     time to the target."""
-    z_star = check_real("z_star", z_star)
-    eps = check_real("eps", eps, minimum=0.0, strict=True)
+    z_star = check_finite_number("z_star", z_star)
+    eps = check_finite_number("eps", eps, minimum=0.0, strict=True)
     return event(lambda t, ws: abs(float(chain(ws)[0, 0]) - z_star) - eps, terminal=True, direction=-1)
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import check_real
+from reprokit.checks import check_finite_number
 
 
 def leaf_target_points(c: float) -> np.ndarray:
     """The two points ``(w_1, w_2)`` where the leaf ``w_1² - w_2² = c`` meets ``w_1 w_2 = 1``, ``(2, 2)``."""
-    c = check_real("c", c)
+    c = check_finite_number("c", c)
     a = (c + np.sqrt(c * c + 4)) / 2
     p = np.array([np.sqrt(a), 1 / np.sqrt(a)])
     return np.stack([p, -p])
@@ -25,7 +25,7 @@ def leaf_target_points(c: float) -> np.ndarray:
 def leaf_curves(c: float, extent: float, n: int = 400) -> list[np.ndarray]:
     """Branches of the leaf ``w_1² - w_2² = c`` inside ``[-extent, extent]²`` as arrays ``(m, 2)``
     of ``(w_1, w_2)`` points (two branches; for ``c = 0`` the two diagonals)."""
-    c = check_real("c", c)
+    c = check_finite_number("c", c)
     t = np.linspace(-extent, extent, n)
     if c >= 0:  # w_1 = ±√(c + w_2²)
         branches = [np.stack([s * np.sqrt(c + t * t), t], axis=1) for s in (1, -1)]

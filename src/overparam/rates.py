@@ -15,18 +15,20 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import quad, solve_ivp
 
-from ._arrays import check_real, check_time
+from reprokit.checks import check_finite_number
+
+from ._arrays import check_time
 from .costs import ScalarCost
 
 
 def _check_rate_inputs(c, z0, eps) -> tuple[float, float, float]:
-    c = check_real("c (the imbalance metric)", c)
+    c = check_finite_number("c (the imbalance metric)", c)
     if c < 0:
         raise ValueError(f"the imbalance metric c = 2 tr(C²) - (tr C)² is >= 0; received c = {c}")
-    eps = check_real("eps", eps)
+    eps = check_finite_number("eps", eps)
     if not 0 < eps < 1:
         raise ValueError(f"eps must be in (0, 1) (the target is z = 1 - eps); received {eps}")
-    z0 = check_real("z0", z0)
+    z0 = check_finite_number("z0", z0)
     if z0 >= 1 - eps:
         raise ValueError(f"the start z0 must lie before the target 1 - eps = {1 - eps}; received z0 = {z0}")
     if c == 0 and z0 <= 0:
@@ -53,8 +55,8 @@ def convergence_time(c: float, z0: float, eps: float) -> float:
 def convergence_time_quad(cost: ScalarCost, c: float, z0: float, z1: float) -> float:
     """``∫_{z0}^{z1} dz / (|f'(z)| √(c + 4z²))`` by adaptive quadrature (scipy ``quad``): the time
     the vector-case flow needs from product ``z0`` to ``z1`` on a leaf with metric ``c``."""
-    c = check_real("c", c, minimum=0.0)
-    z0, z1 = check_real("z0", z0), check_real("z1", z1)
+    c = check_finite_number("c", c, minimum=0.0)
+    z0, z1 = check_finite_number("z0", z0), check_finite_number("z1", z1)
     integrand = lambda z: 1.0 / (abs(float(cost.d1(np.float64(z)))) * np.sqrt(c + 4 * z * z))  # noqa: E731
     lo, hi = min(z0, z1), max(z0, z1)
     value, _ = quad(integrand, lo, hi, epsabs=0, epsrel=1e-13, limit=200)
@@ -67,8 +69,8 @@ def product_flow(cost: ScalarCost, c: float, z0: float, t1: float, *, t_eval: np
     from ``(z0, 0)`` over ``[0, t1]`` (DOP853). With ``eps``, stop when ``|z - z*| = eps``
     (``z* = cost.z_star``). Returns the ``solve_ivp`` solution (``y[0] = z``, ``y[1] = τ``;
     ``t_events[0]`` holds the stopping time)."""
-    c = check_real("c", c, minimum=0.0)
-    z0 = check_real("z0", z0)
+    c = check_finite_number("c", c, minimum=0.0)
+    z0 = check_finite_number("z0", z0)
     t1 = check_time("t1", t1)
 
     def rhs(t, y):
@@ -102,8 +104,8 @@ def balanced_chain_time(cost: ScalarCost, depth: int, a: float, z1: float) -> fl
     computed by ``quad`` after the substitution ``z = e^σ`` (the integrand is steep near ``a^N``)."""
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 2:
         raise ValueError(f"depth must be an int >= 2; received {depth!r}")
-    a = check_real("a", a, minimum=0.0, strict=True)
-    z1 = check_real("z1", z1, minimum=0.0, strict=True)
+    a = check_finite_number("a", a, minimum=0.0, strict=True)
+    z1 = check_finite_number("z1", z1, minimum=0.0, strict=True)
     z0 = a**depth
     if not z0 < z1:
         raise ValueError(f"need a^N = {z0} < z1 = {z1}")

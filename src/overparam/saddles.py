@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from reprokit import hessian as rk_hessian
+from reprokit.checks import check_finite_number
 
-from ._arrays import as_weights, check_real, to_numpy
+from ._arrays import as_weights, to_numpy
 from .products import CostFn, chain, composed, cost_gradient
 
 
@@ -100,7 +101,7 @@ def lemma17_direction(weights: Sequence[Any], grad_f: Any, p: float = 1.0, q: fl
     gf = to_numpy(grad_f, "grad_f")
     if gf.shape != (ws[1].shape[0], w1.shape[1]):
         raise ValueError(f"grad_f must have the product's shape {(ws[1].shape[0], w1.shape[1])}; received {gf.shape}")
-    p, q = check_real("p", p), check_real("q", q)
+    p, q = check_finite_number("p", p), check_finite_number("q", q)
     u_left, sv, _ = np.linalg.svd(w1)  # left singular vectors of W_1 (k x k)
     rank = int(np.sum(sv > 1e-12 * max(1.0, sv.max(initial=0.0))))
     if rank >= w1.shape[0]:

@@ -26,7 +26,9 @@ import torch
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from ._arrays import check_real, check_time, to_numpy
+from reprokit.checks import check_finite_number
+
+from ._arrays import check_time, to_numpy
 from .costs import SCALAR_COSTS, ScalarCost
 
 
@@ -156,7 +158,7 @@ def limit_point(w1: float, w2: float, activation: str = "algebraic") -> tuple[fl
     centre-stable branch return the origin ``(0, 0)``. For the linear case this is
     ``w_1*² = (c_0 + √(c_0² + 4))/2`` with ``c_0 = w_1² - w_2²``."""
     act = _act(activation)
-    w1, w2 = check_real("w1", w1), check_real("w2", w2)
+    w1, w2 = check_finite_number("w1", w1), check_finite_number("w2", w2)
     level = float(w2 * w2 - act.potential(w1))
     if level == 0 and w1 * w2 <= 0:
         return 0.0, 0.0
@@ -194,7 +196,7 @@ def sigmoid_flow(w1: float, w2: float, t1: float, *, activation: str = "algebrai
     ``stop_tol``, stop when ``|z - z*| < stop_tol`` (``z = w_2 σ(w_1)``, ``z* = cost.z_star``); with
     ``mark_tol``, record the first time ``|z - z*| < mark_tol`` without stopping."""
     act = _act(activation)
-    w1, w2 = check_real("w1", w1), check_real("w2", w2)
+    w1, w2 = check_finite_number("w1", w1), check_finite_number("w2", w2)
     t1 = check_time("t1", t1)
 
     def rhs(t, y):
@@ -205,7 +207,7 @@ def sigmoid_flow(w1: float, w2: float, t1: float, *, activation: str = "algebrai
     events = []
     for name, tol, terminal in (("stop_tol", stop_tol, True), ("mark_tol", mark_tol, False)):
         if tol is not None:
-            tol = check_real(name, tol, minimum=0.0, strict=True)
+            tol = check_finite_number(name, tol, minimum=0.0, strict=True)
             hit = lambda t, y, tol=tol: abs(y[1] * act.sigma(y[0]) - cost.z_star) - tol  # noqa: E731
             hit.terminal, hit.direction = terminal, -1
             events.append((name, hit))
@@ -223,7 +225,7 @@ def sigmoid_flow(w1: float, w2: float, t1: float, *, activation: str = "algebrai
 def hessian(w1: float, w2: float, activation: str = "algebraic", cost: ScalarCost = PAPER_COST, h: float = 1e-6) -> np.ndarray:
     """The ``2 x 2`` Hessian of ``g`` in ``(w_1, w_2)`` by central differences of :func:`field` (``-∇g``),
     symmetrised; at the origin it is ``f'(0) σ'(0) [[0, 1], [1, 0]]`` (``[[0, -2], [-2, 0]]`` for Eq. 9)."""
-    w1, w2 = check_real("w1", w1), check_real("w2", w2)
+    w1, w2 = check_finite_number("w1", w1), check_finite_number("w2", w2)
     cols = []
     for d1, d2 in ((h, 0.0), (0.0, h)):
         plus, minus = field(w1 + d1, w2 + d2, activation, cost), field(w1 - d1, w2 - d2, activation, cost)
@@ -234,5 +236,5 @@ def hessian(w1: float, w2: float, activation: str = "algebraic", cost: ScalarCos
 
 def with_product(z0: float, w1: float, activation: str = "algebraic") -> float:
     """The ``w_2`` with ``w_2 σ(w_1) = z0`` (the speed-asymmetry table: same product, varying ``w_1``)."""
-    return float(z0 / _act(activation).sigma(check_real("w1", w1)))
+    return float(z0 / _act(activation).sigma(check_finite_number("w1", w1)))
 

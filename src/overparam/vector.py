@@ -24,7 +24,9 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from ._arrays import check_real, check_time, to_numpy
+from reprokit.checks import check_finite_number
+
+from ._arrays import check_time, to_numpy
 from .costs import ScalarCost
 
 
@@ -111,8 +113,8 @@ def limit_product(cost: ScalarCost, z0: float, c: float, *, first_step: float = 
     monotone, App. A.4). With ``c = 0`` that zero may be ``z = 0`` (the origin). Found by marching
     with growing steps from ``first_step`` and ``brentq``; assumes zeros of ``f'`` further apart
     than the local step."""
-    z0 = check_real("z0", z0)
-    c = check_real("c", c, minimum=0.0)
+    z0 = check_finite_number("z0", z0)
+    c = check_finite_number("c", c, minimum=0.0)
     speed = lambda z: np.sqrt(c + 4 * z * z) * float(cost.d1(np.float64(z)))  # noqa: E731
     v0 = speed(z0)
     if v0 == 0:
@@ -170,7 +172,7 @@ def point_with(z0: float, c: float, k: int = 1, s: int = -1, seed: int | None = 
     """A point ``(w_1 (k, 1), w_2 (1, k))`` with product ``z0`` and imbalance metric ``c``:
     ``||u||² = (-4 s z0 + √(16 z0² + 4c))/2``, ``||v||² = ||u||² + 4 s z0`` (directions ``+1`` for
     ``k = 1``, seeded random unit vectors otherwise)."""
-    z0, c = check_real("z0", z0), check_real("c", c, minimum=0.0)
+    z0, c = check_finite_number("z0", z0), check_finite_number("c", c, minimum=0.0)
     if s not in (-1, 1):
         raise ValueError(f"s must be -1 or +1; received {s!r}")
     nu2 = (-4 * s * z0 + np.sqrt(16 * z0**2 + 4 * c)) / 2
@@ -190,7 +192,7 @@ def stable_set_flow(cost: ScalarCost, v_norm0: float, t1: float, t_eval: np.ndar
     """The reduced flow on the bad set ``{u = 0}``: ``v̇ = -s f'(s ||v||²/4) v``, integrated for
     ``log ||v||`` (so that ``||v||`` can fall to ``1e-35`` without round-off). Returns ``(t, ||v(t)||)``."""
     s = cost.sign0
-    v_norm0 = check_real("v_norm0", v_norm0, minimum=0.0, strict=True)
+    v_norm0 = check_finite_number("v_norm0", v_norm0, minimum=0.0, strict=True)
     t1 = check_time("t1", t1)
     rhs = lambda t, y: [-s * float(cost.d1(np.float64(s * np.exp(2 * y[0]) / 4)))]  # noqa: E731
     sol = solve_ivp(rhs, (0.0, t1), [np.log(v_norm0)], method="DOP853", rtol=rtol, atol=atol, t_eval=t_eval)
