@@ -204,10 +204,10 @@ class PieceManifold:
         return piece_constraints(self.model, self.origins[idx], self.bases[idx], self.lo[idx], self.hi[idx],
                                  self.codes[idx], window, extra=extra)
 
-    def _flat_sample(self, n: int, rng: np.random.Generator, within, burn: int | None, ancestry: bool = True):
+    def _flat_sample(self, rng: np.random.Generator, within, burn: int | None, ancestry: bool = True):
         """Flat-piece points: ``(sizes (P,), draw(counts) -> points)``; sizes are lengths for ``d = 1``
         (exact intervals), else volume proxies ``sqrt(det Cov)`` of pilot hit-and-run chains."""
-        P, d = self.origins.shape[0], self.dim
+        P = self.origins.shape[0]
         if P == 0:
             return np.zeros(0), lambda counts: (np.zeros((0, self.model.M)), np.zeros(0, dtype=np.int64))
         cand = np.arange(P)
@@ -245,7 +245,7 @@ class PieceManifold:
         region only (:meth:`constraints`), a looser set than the manifold's pieces."""
         n = check_positive_int("n", int(n))
         rng = np.random.default_rng(seed)
-        sizes, draw = self._flat_sample(n, rng, within, burn, ancestry)
+        sizes, draw = self._flat_sample(rng, within, burn, ancestry)
         curved_sizes = np.array([_extent(c.points, self.dim) * self._accepted(c, rng, within) for c in self.curved])
         total = sizes.sum() + curved_sizes.sum()
         if total <= 0:
