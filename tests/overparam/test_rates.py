@@ -55,10 +55,15 @@ def test_time_collapse_in_the_clock_tau():
 
 @pytest.mark.parametrize("depth, a, expected", [(2, 0.1, 2.297560), (3, 0.1, 9.144747), (4, 0.01, 4999.73353)])
 def test_balanced_chain_escape_time(depth, a, expected):
-    """Balanced chains ``w_i = a``, f = ½(1 - z)²: time for z to reach ½ (SPEC 2.2), and the N = 2 closed form."""
+    """Balanced chains ``w_i = a``, f = ½(1 - z)²: time for z to reach ½ (SPEC 2.2); against the
+    time integral of one weight's own equation ``u̇ = (1 - u^N) u^{N-1}`` (the package integrates the
+    product's), ``T = ∫_a^{2^{-1/N}} du / (u^{N-1} (1 - u^N))`` by quad; and the N = 2 closed form."""
     cost = op.SCALAR_COSTS["(1-z)^2/2"]
     got = op.rates.balanced_chain_time(cost, depth, a, 0.5)
     assert got == pytest.approx(expected, rel=2e-7)
+    weight_time, _ = quad(lambda u: 1 / (u ** (depth - 1) * (1 - u**depth)), a, 0.5 ** (1 / depth), epsabs=0, epsrel=1e-13,
+                          limit=200)
+    assert got == pytest.approx(weight_time, rel=1e-10)
     if depth == 2:
         assert got == pytest.approx(0.5 * (np.log(1.0) - np.log(a**2 / (1 - a**2))), rel=1e-12)
 
