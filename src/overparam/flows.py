@@ -60,10 +60,7 @@ class FlowPath(MatrixSolution):
 
     def products(self) -> np.ndarray:
         """``W̄(t)`` along the path, ``(T, d_N, d_0)``."""
-        out = self.mats[0]
-        for w in self.mats[1:]:
-            out = w @ out
-        return out
+        return chain(self.mats)
 
     def imbalances(self) -> list[np.ndarray]:
         """``C_i(t)``, one array ``(T, d_i, d_i)`` per ``i = 1..N-1``."""

@@ -19,8 +19,9 @@ from ._arrays import as_weights, like
 CostFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def chain(weights: Sequence[np.ndarray]) -> np.ndarray:
-    """``W_N ⋯ W_1`` of already validated float64 numpy weights (internal hot path)."""
+def chain(weights: Sequence[Any]) -> Any:
+    """``W_N ⋯ W_1`` of already validated weights (internal hot path): float64 numpy arrays, torch
+    tensors (differentiable, for Hessians of ``g``) or stacks ``(T, d_l, d_{l-1})`` along a path."""
     out = weights[0]
     for w in weights[1:]:
         out = w @ out
@@ -113,17 +114,9 @@ def gradient(cost: CostFn, weights: Sequence[Any]) -> list[np.ndarray] | list[to
     return [like(kind, g) for g in grads]
 
 
-def torch_product(weights: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``W_N ⋯ W_1`` of torch tensors (differentiable; for Hessians of ``g``)."""
-    out = weights[0]
-    for w in weights[1:]:
-        out = w @ out
-    return out
-
-
 def composed(cost: CostFn) -> Callable[[list[torch.Tensor]], torch.Tensor]:
     """``g`` as a function of a torch weight list: ``ws -> cost(W_N ⋯ W_1)`` (for :mod:`reprokit.hessian`)."""
-    return lambda ws: evaluate(cost, torch_product(ws))
+    return lambda ws: evaluate(cost, chain(ws))
 
 
 def finite_difference_gradient(cost: CostFn, weights: Sequence[Any], h: float = 1e-6) -> list[np.ndarray]:
