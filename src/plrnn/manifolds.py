@@ -296,11 +296,15 @@ class PieceManifold:
         if x.ndim != 2 or idx.shape != (x.shape[0],):
             raise ValueError(f"x must have shape (n, {self.model.M}) and pieces shape (n,); received {x.shape}, "
                              f"{idx.shape}")
+        return self._piece_distance(x, idx, *self.constraints(None, idx))
+
+    def _piece_distance(self, x: np.ndarray, idx: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """:meth:`piece_distance` for checked ``x (n, M)``, ``idx (n,)`` and the pieces' polytopes
+        ``A (n, m, d)``, ``b (n, m)`` (:meth:`constraints` of ``idx``)."""
         rel = x - self.origins[idx]
         E = self.bases[idx]
         c = np.einsum("nm,nmd->nd", rel, E)
         perp = rel - np.einsum("nmd,nd->nm", E, c)
-        A, b = self.constraints(None, idx)
         s, d = int(self.model.switching_units.size), self.dim  # rows: region, box, ancestry
         if self.dim == 1:
             lo_t, hi_t = intervals(A, b)
@@ -343,7 +347,7 @@ class PieceManifold:
                 cur = upper.min(axis=1)
                 ii, pp = np.nonzero(~inside & (lower < cur[:, None]))
                 if ii.size:
-                    dd = self.piece_distance(x[s0 + ii], pp)
+                    dd = self._piece_distance(x[s0 + ii], pp, A[pp], b[pp])
                     np.minimum.at(cur, ii, dd)
                 best[s0:s0 + step] = cur
         for cp in self.curved:
