@@ -87,8 +87,3 @@ def lemma12_residual(weights: Sequence[Any]) -> float:
     w_bar = chain(ws)
     top = np.linalg.matrix_power(ws[-1] @ ws[-1].T, len(ws))
     return float(np.linalg.norm(w_bar @ w_bar.T - top))
-
-
-def relative_drift(c_t: Sequence[np.ndarray], c_0: Sequence[np.ndarray]) -> float:
-    """``max_i ||C_i(t) - C_i(0)||_F / (1 + ||C_i(0)||_F)``: the conservation error measured in this book."""
-    return max(float(np.linalg.norm(a - b) / (1 + np.linalg.norm(b))) for a, b in zip(c_t, c_0))

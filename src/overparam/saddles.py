@@ -31,11 +31,6 @@ def objective_hessian(cost: CostFn, weights: Sequence[Any]) -> np.ndarray:
     return rk_hessian.hessian(composed(cost), [torch.from_numpy(w) for w in ws]).numpy()
 
 
-def spectrum(matrix: np.ndarray) -> np.ndarray:
-    """Ascending eigenvalues of a symmetric matrix."""
-    return np.linalg.eigvalsh(0.5 * (matrix + matrix.T))
-
-
 def origin_spectrum(grad_f0: Any, width: int, depth: int = 2) -> np.ndarray:
     """Closed-form Hessian spectrum of ``g`` at the origin (ascending), for any ``f``.
 
@@ -118,11 +113,6 @@ def rayleigh_quotient(matrix: np.ndarray, direction: Sequence[np.ndarray]) -> fl
     """``vᵀ H v / vᵀ v`` for a direction given as matrices (flattened row-major, in layer order)."""
     v = np.concatenate([np.asarray(m).reshape(-1) for m in direction])
     return float(v @ matrix @ v / (v @ v))
-
-
-def is_strict_saddle(eigenvalues: np.ndarray, tol: float = 1e-9) -> bool:
-    """Def. 16: a critical point is a strict saddle if the Hessian has an eigenvalue ``< -tol``."""
-    return bool(np.min(eigenvalues) < -tol)
 
 
 def spurious_gap(cost: CostFn, weights: Sequence[Any]) -> float:

@@ -111,13 +111,6 @@ def objective(w1: Any, w2: Any, activation: str = "algebraic", cost: ScalarCost 
     return cost.f(b * act.sigma(a))
 
 
-def speed_factor(w1: Any, w2: Any, activation: str = "algebraic") -> np.ndarray:
-    """``R = σ(w_1)² + w_2² σ'(w_1)²`` in ``ż = -f'(z) R`` (the sigmoidal analogue of Eq. 19's ``S``)."""
-    act = _act(activation)
-    a, b = to_numpy(w1, "w1"), to_numpy(w2, "w2")
-    return act.sigma(a) ** 2 + b * b * act.dsigma(a) ** 2
-
-
 def separatrix(w1: Any, branch: str) -> np.ndarray:
     """Eq. (11): ``w_2 = ∓ w_1 √((2 + w_1²)/2)`` on the level set ``C = -½`` through the origin;
     ``branch="stable"`` (``w_1 w_2 < 0``, red in Fig. 3) or ``"unstable"`` (``w_1 w_2 > 0``, blue)."""

@@ -90,23 +90,6 @@ def bad_set_distance(w1: Any, w2: Any, s: int) -> float:
     return reduced(w1, w2, s).d
 
 
-def vector_rhs(cost: ScalarCost):
-    """Eq. (7) on the packed state ``y = [w_1 (k), w_2ᵀ (k)]`` for ``solve_ivp``."""
-    def rhs(t, y):
-        k = y.size // 2
-        fp = float(cost.d1(y[k:] @ y[:k]))
-        return np.concatenate([-fp * y[k:], -fp * y[:k]])
-    return rhs
-
-
-def reduced_rhs(cost: ScalarCost):
-    """The reduced system ``ż = -S f'(z)``, ``Ṡ = -4 z f'(z)`` on ``y = [z, S]``."""
-    def rhs(t, y):
-        fp = float(cost.d1(y[0]))
-        return np.array([-y[1] * fp, -4 * y[0] * fp])
-    return rhs
-
-
 def limit_product(cost: ScalarCost, z0: float, c: float, *, first_step: float = 1e-3, reach: float = 1e6) -> float:
     """``z* = lim z(t)`` from ``z0`` on a leaf with imbalance metric ``c >= 0``: the first zero of
     ``√(c + 4z²) f'(z)`` met when moving from ``z0`` in the direction ``-sign f'(z0)`` (``z`` is
