@@ -330,11 +330,11 @@ def infer(
         info = InferenceInfo(method, 0, 0.0, 0.0, True if tol is not None else None)
         return ([], info) if return_info else []
 
-    if init is None:
-        start = [z.detach() for z in forward(weights, x, activation)[:-1]]
-    else:
+    if init is not None:
         check_activities(widths, init, n, weights[0])
         start = [z.detach() for z in init]
+    elif method != "exact":  # the exact solve needs no starting point
+        start = [z.detach() for z in forward(weights, x, activation)[:-1]]
 
     converged, t, rejected = None, 0.0, 0
     if method == "exact":
