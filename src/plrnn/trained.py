@@ -20,7 +20,7 @@ for probes across the manifold), and the data-space boundary is located by bisec
 * :func:`probe_sides` -- labels of ``x +- eps n`` for points ``x`` with normals ``n``;
 * :func:`mean_return_time` -- period of an oscillating orbit from the upward crossings of the level
   mean + one standard deviation (once per spike, even where the waveform wiggles about its mean);
-* :func:`points_in_box` -- the rows of a point set inside an axis-parallel box.
+* :func:`points_in_box` -- the rows of a point set inside an axis-parallel box (or a random subset of them).
 """
 
 from __future__ import annotations
@@ -222,9 +222,15 @@ def mean_return_time(signal: Any) -> float:
     return float(np.mean(np.diff(up + frac)))
 
 
-def points_in_box(points: Any, center: Any, r: float, exclude: float = 0.0) -> np.ndarray:
-    """The rows of ``points (n, M)`` with ``|x - center|_inf <= r`` and ``|x - center|_2 > exclude``."""
+def points_in_box(points: Any, center: Any, r: float, exclude: float = 0.0, n: int | None = None, seed: int = 0
+                  ) -> np.ndarray:
+    """The rows of ``points (n_points, M)`` with ``|x - center|_inf <= r`` and ``|x - center|_2 > exclude``;
+    with ``n``, at most ``n`` of them, drawn at random (a permutation from
+    ``numpy.random.default_rng(seed)``, cut after ``n``)."""
     x = np.asarray(points, dtype=np.float64)
     c = np.asarray(center, dtype=np.float64)
     keep = np.all(np.abs(x - c) <= r, axis=1) & (np.linalg.norm(x - c, axis=1) > exclude)
-    return x[keep]
+    x = x[keep]
+    if n is None:
+        return x
+    return x[np.random.default_rng(seed).permutation(x.shape[0])[:check_positive_int("n", n)]]

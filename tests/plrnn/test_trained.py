@@ -65,6 +65,14 @@ def test_mean_return_time_and_box():
     assert np.isnan(trained.mean_return_time(np.ones(100)))
     pts = np.array([[0.0, 0.0], [0.5, 0.5], [2.0, 0.0]])
     np.testing.assert_array_equal(trained.points_in_box(pts, [0, 0], 1.0, exclude=0.1), [[0.5, 0.5]])
+    # a random subset of at most n of the rows inside: distinct rows, all inside, reproducible by seed
+    grid = np.stack(np.meshgrid(np.arange(-3.0, 4.0), np.arange(-3.0, 4.0)), -1).reshape(-1, 2)  # 49 points
+    inside = {tuple(v) for v in grid if np.abs(v).max() <= 2 and np.hypot(*v) > 0.5}  # 25 - 1 (the centre) = 24
+    sub = trained.points_in_box(grid, [0, 0], 2.0, exclude=0.5, n=10, seed=3)
+    assert sub.shape == (10, 2) and len({tuple(v) for v in sub}) == 10 and {tuple(v) for v in sub} <= inside
+    np.testing.assert_array_equal(sub, trained.points_in_box(grid, [0, 0], 2.0, exclude=0.5, n=10, seed=3))
+    every = trained.points_in_box(grid, [0, 0], 2.0, exclude=0.5, n=100)  # fewer inside than n: all of them
+    assert every.shape == (24, 2) and {tuple(v) for v in every} == inside
 
 
 def test_bad_inputs(map3a2):
