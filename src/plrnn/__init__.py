@@ -46,7 +46,7 @@ from .inverse import InverseStep, inverse_step
 from .manifolds import PieceManifold, manifold
 from .models import ALRNN, PLRNN, PiecewiseAffineMap, ShallowPLRNN
 from .polyline import PolylineManifold
-from .quality import delta_score, delta_sigma
+from .quality import delta_score, delta_scores, delta_sigma
 from .scyfi import Cycle, cycles, exhaustive_cycles, scyfi as scyfi_search
 from .systems import PARAMETER_SETS, border_collision, paper_map
 from .torchrnn import ALRNNEnsemble, ShPLRNNEnsemble
@@ -55,7 +55,7 @@ from .training import TrainConfig, train, train_stored
 
 __all__ = [
     "ALRNN", "PLRNN", "PiecewiseAffineMap", "ShallowPLRNN", "Cycle", "cycles", "exhaustive_cycles", "scyfi_search",
-    "manifold", "PieceManifold", "PolylineManifold", "delta_sigma", "delta_score", "InverseStep", "inverse_step",
+    "manifold", "PieceManifold", "PolylineManifold", "delta_sigma", "delta_score", "delta_scores", "InverseStep", "inverse_step",
     "homoclinic_points", "lyapunov_spectrum", "basin_labels", "PARAMETER_SETS", "border_collision", "paper_map",
     "ALRNNEnsemble", "ShPLRNNEnsemble", "TrainConfig", "train", "train_stored", "skeleton", "stable_cloud",
     "basins", "chaos", "datasets", "dynsys", "gdmap", "homoclinic", "inverse", "local", "manifolds", "metrics", "models",

@@ -26,7 +26,7 @@ pixel (percentiles).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from .local import KINDS
 from .models import PiecewiseAffineMap, check_states
 from .scyfi import Cycle
 
-__all__ = ["delta_sigma", "delta_score", "DeltaScore", "boundary_pixels", "boundary_distances"]
+__all__ = ["delta_sigma", "delta_score", "delta_scores", "DeltaScore", "boundary_pixels", "boundary_distances"]
 
 
 def _cycle_points(model: PiecewiseAffineMap, cycle: Any) -> np.ndarray:
@@ -119,23 +119,43 @@ def delta_score(model: PiecewiseAffineMap, cycle: Cycle, kind: str, on_points: A
                 n_uniform: int = 1000, K: int = 100, seed: int = 0, exclude: float = 0.02) -> DeltaScore:
     """The paper's ``Delta_sigma`` (module docstring) for on-manifold points ``on_points (m, M)`` (e.g.
     ``manifold.sample(300, within=(p - r, p + r))``) and ``n_uniform`` uniform points of the box
-    ``U = [p - r, p + r]`` around ``p = cycle.points[j]``."""
-    on = check_states(on_points, model.M, "on_points")
+    ``U = [p - r, p + r]`` around ``p = cycle.points[j]``. To score several point sets against one
+    ``U``, :func:`delta_scores` scores the uniform points once."""
+    return delta_scores(model, cycle, kind, [on_points], j=j, r=r, n_uniform=n_uniform, K=K, seed=seed,
+                        exclude=exclude)[0]
+
+
+def delta_scores(model: PiecewiseAffineMap, cycle: Cycle, kind: str, point_sets: Sequence[Any], *, j: int = 0,
+                 r: float = 0.5, n_uniform: int = 1000, K: int = 100, seed: int = 0, exclude: float = 0.02
+                 ) -> list[DeltaScore]:
+    """:func:`delta_score` of each on-manifold point set in ``point_sets`` (e.g. points of a
+    reconstruction and exact points) against one box ``U``: the ``n_uniform`` uniform points of ``U``
+    and their ``delta_sigma`` (``K`` steps, the inverse step for an unstable manifold) are computed once
+    and shared, so each result equals ``delta_score`` of its set with the same arguments."""
+    if isinstance(point_sets, np.ndarray) or not isinstance(point_sets, (list, tuple)) or not point_sets:
+        raise TypeError("point_sets must be a non-empty list of (m, M) arrays (for one array use delta_score); "
+                        f"received {type(point_sets).__name__}")
     p = cycle.points[j]
-    inside = np.all(np.abs(on - p) <= r, axis=1) & (np.linalg.norm(on - p, axis=1) > exclude * r)
-    on = on[inside]
-    if on.shape[0] == 0:
-        raise ValueError(f"no on-manifold point lies in U = [p - {r}, p + {r}] outside the {exclude} r exclusion")
+    ons = []
+    for on in point_sets:
+        on = check_states(on, model.M, "on_points")
+        on = on[np.all(np.abs(on - p) <= r, axis=1) & (np.linalg.norm(on - p, axis=1) > exclude * r)]
+        if on.shape[0] == 0:
+            raise ValueError(f"no on-manifold point lies in U = [p - {r}, p + {r}] outside the {exclude} r exclusion")
+        ons.append(on)
     rng = np.random.default_rng(seed)
     uni = p + rng.uniform(-r, r, size=(4 * n_uniform, model.M))
     uni = uni[np.linalg.norm(uni - p, axis=1) > exclude * r][:n_uniform]
-    d_on = delta_sigma(model, on, cycle, kind, K=K)
     d_uni = delta_sigma(model, uni, cycle, kind, K=K)
-    dmax, d95 = float(np.nanmax(d_on)), float(np.nanpercentile(d_on, 95))
-    med = float(np.nanmedian(d_on))
-    frac = float(np.mean(d_uni > dmax))
-    return DeltaScore(value=frac - med, value_p95=float(np.mean(d_uni > d95)) - med, delta_on=d_on,
-                      delta_uniform=d_uni, delta_max=dmax, median_on=med, fraction_above=frac)
+    out = []
+    for on in ons:
+        d_on = delta_sigma(model, on, cycle, kind, K=K)  # its own inverse step: independent of the other sets
+        dmax, d95 = float(np.nanmax(d_on)), float(np.nanpercentile(d_on, 95))
+        med = float(np.nanmedian(d_on))
+        frac = float(np.mean(d_uni > dmax))
+        out.append(DeltaScore(value=frac - med, value_p95=float(np.mean(d_uni > d95)) - med, delta_on=d_on,
+                              delta_uniform=d_uni, delta_max=dmax, median_on=med, fraction_above=frac))
+    return out
 
 
 def boundary_pixels(labels: Any) -> np.ndarray:

@@ -40,6 +40,27 @@ def test_delta_score_separates_on_from_off():
     assert 0.95 <= score.value <= 1.0 and score.fraction_above > 0.95
 
 
+def test_delta_scores_share_the_uniform_points_of_one_box():
+    """Several point sets against one U: each result is delta_score of its set, and the uniform points'
+    scores are computed once (one array shared by all results)."""
+    model = plrnn.paper_map("3A2")
+    cyc = [c for c in plrnn.cycles(model, 1) if c.is_saddle][0]
+    p = cyc.points[0]
+    U = (p - 0.5, p + 0.5)
+    sets = [plrnn.manifold(model, cyc, "unstable", method="exact", depth=12).sample(100, seed=s, within=U)
+            for s in (0, 1)] + [p + np.random.default_rng(2).uniform(-0.5, 0.5, (100, 2))]  # last: off the manifold
+    both = plrnn.delta_scores(model, cyc, "unstable", sets, r=0.5, n_uniform=200, K=40)
+    assert len(both) == 3 and both[0].delta_uniform is both[1].delta_uniform is both[2].delta_uniform
+    for got, pts in zip(both, sets):
+        one = plrnn.delta_score(model, cyc, "unstable", pts, r=0.5, n_uniform=200, K=40)
+        np.testing.assert_array_equal(got.delta_on, one.delta_on)
+        np.testing.assert_array_equal(got.delta_uniform, one.delta_uniform)
+        assert (got.value, got.value_p95, got.delta_max) == (one.value, one.value_p95, one.delta_max)
+    assert both[0].value > 0.9 and both[2].value < 0.5
+    with pytest.raises(TypeError, match="list of"):
+        plrnn.delta_scores(model, cyc, "unstable", sets[0])
+
+
 def test_delta_sigma_bad_input():
     model = plrnn.paper_map("3A2")
     cyc = plrnn.cycles(model, 1)[1]
