@@ -431,7 +431,14 @@ def unrolled_energy_linear(weights: Sequence[torch.Tensor], x: torch.Tensor, y: 
     else:
         check_activities(widths, init, x.shape[0], weights[0])
         start = [z.detach() for z in init]
-    z0 = torch.cat(start, dim=1)  # (N, D)
+    return _linear_unrolled(weights, x, y, start, int(n_steps), dt)
+
+
+def _linear_unrolled(weights, x, y, start: Sequence[torch.Tensor], n_steps: int, dt: float) -> torch.Tensor:
+    """The energy after ``n_steps`` Euler steps of a linear network from ``start = [z_1, ..., z_H]``,
+    in closed form (:func:`unrolled_energy_linear`'s docstring). ``start`` is used as given: detached
+    (the paper's procedure) or in the autograd graph (:func:`pcsaddles.finite_inference.tracked_unrolled_energy`)."""
+    z0 = torch.cat(list(start), dim=1)  # (N, D)
     k = activity_hessian(weights)  # (D, D)
     parts = [torch.zeros_like(s) for s in start]
     parts[0] = parts[0] + x @ weights[0].T  # W_1 x_i, (N, n_1)
@@ -439,5 +446,5 @@ def unrolled_energy_linear(weights: Sequence[torch.Tensor], x: torch.Tensor, y: 
     c = torch.cat(parts, dim=1)  # (N, D)
     z_star = torch.linalg.solve(k, c.T).T  # C K^{-1} (K symmetric), (N, D)
     step = torch.eye(k.shape[0], dtype=k.dtype, device=k.device) - dt * k
-    z_t = z_star + (z0 - z_star) @ torch.linalg.matrix_power(step, int(n_steps))
-    return energy(weights, list(torch.split(z_t, hidden, dim=1)), x, y)
+    z_t = z_star + (z0 - z_star) @ torch.linalg.matrix_power(step, n_steps)
+    return energy(weights, list(torch.split(z_t, [s.shape[1] for s in start], dim=1)), x, y)
