@@ -55,11 +55,6 @@ class Skeleton:
     def all(self) -> list[Cycle]:
         return self.stable + self.saddles + self.other
 
-    def describe(self) -> list[dict[str, Any]]:
-        """One row per fixed point: type, unstable directions, point, multipliers' moduli."""
-        return [dict(type=c.stability, n_unstable=c.n_unstable, point=np.round(c.points[0], 4).tolist(),
-                     moduli=np.round(np.abs(c.eigenvalues), 4).tolist()) for c in self.all]
-
 
 def skeleton(model: PiecewiseAffineMap, method: str = "auto", seed: int = 0) -> Skeleton:
     """All fixed points of ``model`` (:func:`plrnn.scyfi.cycles` with ``k = 1``), split by stability."""
