@@ -115,13 +115,12 @@ def hit_and_run(A: np.ndarray, b: np.ndarray, start: np.ndarray, n_steps: int, r
     for _ in range(int(n_steps)):
         u = rng.standard_normal((n, d))
         u /= np.linalg.norm(u, axis=1, keepdims=True)
-        Au = np.empty((n, A.shape[1]))
-        slack = np.empty((n, A.shape[1]))
         if len(bounds) * 4 > n:  # many small groups: one gathered product
             Ap = A[piece[order]]
             Au = np.einsum("nmd,nd->nm", Ap, u)
             slack = b[piece[order]] - np.einsum("nmd,nd->nm", Ap, c)
         else:
+            Au, slack = np.empty((n, A.shape[1])), np.empty((n, A.shape[1]))
             for g, s0, s1 in bounds:
                 Au[s0:s1] = u[s0:s1] @ A[g].T
                 slack[s0:s1] = b[g] - c[s0:s1] @ A[g].T
