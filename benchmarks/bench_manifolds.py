@@ -59,9 +59,10 @@ def timed(fn, repeats):
 
 
 def seed_points(man) -> int:
-    """Seed points Algorithm 1 propagated: per iteration, ~ (n_seeds + corners) per piece of the previous one."""
+    """Seed points Algorithm 1 propagated: per iteration, ~ (n_seeds + the 2^d corners of the box for d <= 3) per
+    piece of the previous one (``n_seeds`` as the run used it, from its stats)."""
     per_iter = man.stats["pieces_per_iteration"]
-    return int(sum(per_iter[:-1]) * (30 + 2 ** man.dim if man.dim <= 3 else 30))
+    return int(sum(per_iter[:-1]) * (man.stats["n_seeds"] + (2 ** man.dim if man.dim <= 3 else 0)))
 
 
 def part_a(repeats):
@@ -110,7 +111,7 @@ def part_b(repeats):
         t, man = timed(lambda: plrnn.manifold(model, saddle, kind, n_iter=n_iter, n_seeds=n_seeds, bound=50.0), repeats)
         per_iter = man.stats["pieces_per_iteration"]
         regions_per_iter = [int(np.unique(man.codes[man.levels == i]).size) for i in range(len(per_iter))]
-        pts = int(sum(per_iter[:-1]) * (n_seeds + (2 ** man.dim if man.dim <= 3 else 0)))
+        pts = seed_points(man)
         out["runs"].append(dict(kind=kind, dim=man.dim, iterations=n_iter, seeds_per_piece=n_seeds, seconds=t,
                                 pieces=man.n_pieces, pieces_per_iteration=per_iter, regions_per_iteration=regions_per_iter,
                                 regions=int(man.regions().size), points_per_s=pts / t,
