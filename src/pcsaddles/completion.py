@@ -40,11 +40,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from reprokit import hessian
+
 from . import pc
 from .activations import get_activation
 from .batching import full_batch
+from .dln import forward
+from .normalisation import grad_scale
 from .stopping import stop_when_train_below
-from .train import History, train
+from .train import History, loss_grads, train
+
+__all__ = ["DIVERGED_ABOVE", "Checkpoint", "CompletionTask", "RankMonitor", "follow_bp", "make_task", "masked_energy",
+           "masked_mse", "numerical_rank", "plateau_gradients", "run_bp", "run_pc", "runs_from", "sharpness", "starts_of"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,10 +218,6 @@ def run_pc(weights, task: CompletionTask, lr: float = 1e-2, *, activation: str =
                 RankMonitor(rank_every, rank_tol, False))
 
 
-__all__ = ["DIVERGED_ABOVE", "Checkpoint", "CompletionTask", "RankMonitor", "make_task", "masked_energy", "masked_mse",
-           "numerical_rank", "run_bp", "run_pc"]
-
-
 # --------------------------------------------------------------------------------------------
 # reading the runs of Figure 6
 
@@ -266,10 +269,6 @@ def sharpness(weights, task: CompletionTask, activation: str = "linear", n_iter:
     Lanczos on Hessian-vector products (:func:`reprokit.hessian.extreme_eigenvalues`). Gradient
     descent with learning rate ``lr`` is stable along a direction of curvature ``lambda`` only if
     ``lambda < 2 / lr``."""
-    from reprokit import hessian
-
-    from .dln import forward
-
     ws = [w.detach() for w in weights]
     x, y, m = task.x.to(ws[0]), task.target.to(ws[0]), task.mask.to(ws[0])
     _, lam_max = hessian.extreme_eigenvalues(lambda w: masked_mse(forward(w, x, activation)[-1], y, m), ws,
@@ -277,27 +276,24 @@ def sharpness(weights, task: CompletionTask, activation: str = "linear", n_iter:
     return lam_max
 
 
-__all__ += ["plateau_gradients", "runs_from", "sharpness", "starts_of"]
-
-
 def follow_bp(weights, task: CompletionTask, lr: float, n_iter: int, activation: str = "linear") -> dict[str, np.ndarray]:
     """``n_iter`` plain BP steps on ``L_mse`` from ``weights``, recording per step the gradient norm
     (``grad_norm``) and how many hidden pre-activations changed sign since the previous step
     (``flips``: for ReLU, units switching on or off, where the loss is not differentiable; the
     count is reported for every activation). Used to see what BP's gradient does on a plateau."""
-    from .dln import forward
-    from .normalisation import grad_scale
-    from .train import loss_grads
-
     if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1 or not lr > 0:
         raise ValueError(f"need an int n_iter >= 1 and lr > 0; received n_iter={n_iter!r}, lr={lr!r}")
     ws = [w.detach().clone() for w in weights]
     x, y, m = task.x.to(ws[0]), task.target.to(ws[0]), task.mask.to(ws[0])
     scale = grad_scale("bp", "authors", *y.shape)
+    act = get_activation(activation)
     norms, flips, prev = np.empty(n_iter), np.zeros(n_iter, dtype=np.int64), None
     for it in range(n_iter):
-        inputs = [x] + forward(ws, x, activation)[:-2]  # z_0 .. z_{H-1}, the inputs of the hidden layers
-        signs = torch.cat([z @ w.T for z, w in zip(inputs, ws[:-1])], dim=1) > 0  # (N, sum_l d_l) pre-activations > 0
+        z, pre = x, []
+        for w in ws[:-1]:  # the hidden layers' pre-activations a_l = z_{l-1} W_l^T, (N, d_l)
+            pre.append(z @ w.T)
+            z = act.f(pre[-1])
+        signs = torch.cat(pre, dim=1) > 0  # (N, sum_l d_l)
         if prev is not None:
             flips[it] = int((signs != prev).sum())
         prev = signs
@@ -305,6 +301,3 @@ def follow_bp(weights, task: CompletionTask, lr: float, n_iter: int, activation:
         norms[it] = scale * float(torch.sqrt(sum(g.pow(2).sum() for g in grads)))
         ws = [w - lr * scale * g for w, g in zip(ws, grads)]
     return {"grad_norm": norms, "flips": flips}
-
-
-__all__ += ["follow_bp"]
