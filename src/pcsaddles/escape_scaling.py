@@ -294,6 +294,15 @@ def escape_iterations(rule: str, weights: Sequence[torch.Tensor], x: torch.Tenso
                       diverged.numpy())
 
 
+def grid(iterations: np.ndarray, n_sigmas: int) -> np.ndarray:
+    """Escape iterations of a batch built by :func:`scaled_inits` as a ``(n_sigmas, n_seeds)`` float
+    array (row ``i``: ``sigmas[i]``, column ``j``: ``seeds[j]``), with censored runs (``-1``) as NaN."""
+    it = np.asarray(iterations)
+    if it.ndim != 1 or n_sigmas < 1 or it.size % n_sigmas:
+        raise ValueError(f"need R = n_sigmas * n_seeds escape iterations; received {it.shape} for n_sigmas={n_sigmas}")
+    return np.where(it < 0, np.nan, it).astype(float).reshape(n_sigmas, -1)
+
+
 # --------------------------------------------------------------------------------------------
 # the gradient flow of the loss, by an adaptive ODE solver
 
@@ -428,6 +437,15 @@ def power_law_exponent(sigmas: Sequence[float], times: Sequence[float]) -> tuple
     return float(k), float(np.exp(lc))
 
 
+def fit_per_seed(fit, sigmas: Sequence[float], times: np.ndarray) -> np.ndarray:
+    """The fitted slope of every seed: ``fit(sigmas, times[:, k])[0]`` for each column ``k`` of
+    ``times (n_sigmas, n_seeds)``, with ``fit`` :func:`log_law_slope` or :func:`power_law_exponent`."""
+    t = np.asarray(times, dtype=float)
+    if t.ndim != 2 or t.shape[0] != len(sigmas):
+        raise ValueError(f"times must have shape (len(sigmas), n_seeds) = ({len(sigmas)}, n_seeds); received {t.shape}")
+    return np.array([fit(sigmas, t[:, k])[0] for k in range(t.shape[1])])
+
+
 def _fit_inputs(sigmas, times):
     u, t = np.asarray(sigmas, dtype=float), np.asarray(times, dtype=float)
     if u.shape != t.shape or u.ndim != 1 or u.size < 2 or not np.all(np.isfinite(t)) or np.any(u <= 0):
@@ -448,6 +466,6 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float]
 
 __all__ = [
     "RULES", "step_sizes", "scaled_inits", "unbatch", "batched_loss_grads", "batched_rescaling", "batched_energy",
-    "batched_pc_grads", "EscapeRuns", "escape_iterations", "flow_escape_time", "unstable_rate", "log_law_slope",
-    "power_law_exponent", "mean_ci",
+    "batched_pc_grads", "EscapeRuns", "escape_iterations", "grid", "flow_escape_time", "unstable_rate", "log_law_slope",
+    "power_law_exponent", "fit_per_seed", "mean_ci",
 ]

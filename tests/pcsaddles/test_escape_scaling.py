@@ -203,6 +203,24 @@ def test_fits_recover_known_laws():
         es.mean_ci([1.0])
 
 
+def test_grid_puts_sigmas_in_rows_and_censored_runs_as_nan():
+    # run r = i * n_seeds + j of scaled_inits is (sigmas[i], seeds[j]); -1 marks a censored run
+    g = es.grid(np.array([10, 11, 12, 20, -1, 22]), 2)
+    np.testing.assert_array_equal(g, [[10.0, 11.0, 12.0], [20.0, np.nan, 22.0]])
+    with pytest.raises(ValueError):
+        es.grid(np.arange(5), 2)
+
+
+def test_fit_per_seed_fits_every_column():
+    sig = np.array([0.2, 0.1, 0.05, 0.02])
+    times = np.stack([3.0 * sig ** -1.0, 2.0 * sig ** -2.5], axis=1)  # two seeds with exponents 1 and 2.5
+    np.testing.assert_allclose(es.fit_per_seed(es.power_law_exponent, sig, times), [1.0, 2.5], rtol=1e-12)
+    logs = np.stack([1.0 + 4.0 * np.log(1 / sig), 6.0 * np.log(1 / sig)], axis=1)
+    np.testing.assert_allclose(es.fit_per_seed(es.log_law_slope, sig, logs), [4.0, 6.0], rtol=1e-12)
+    with pytest.raises(ValueError):
+        es.fit_per_seed(es.log_law_slope, sig, logs[:3])
+
+
 def test_a_diverging_run_is_frozen_and_reported():
     x, y = toy(16, 2, seed=0)
     widths = [2, 3, 3, 2]
